@@ -1,0 +1,70 @@
+"""Fixed row chunking for the parallel kernels.
+
+Every parallel kernel splits the rows into ``n_chunks`` contiguous chunks, gives
+each chunk its own statistics buffer, and sums the buffers in chunk order
+afterwards. ``n_chunks`` depends only on the number of rows and on the size of one
+buffer, never on the thread count, so a fit gives bit-identical results with 1 or
+64 threads.
+"""
+
+import numpy as np
+
+from .._config import jit
+
+#: Rows below which another chunk is not worth its buffer.
+MIN_CHUNK_ROWS = 2048
+#: Upper bound on the chunk count (enough to balance many threads).
+MAX_CHUNKS = 64
+#: Budget for all chunk buffers together, in float64 values (8 MiB).
+BUFFER_BUDGET = 1 << 20
+
+
+def n_chunks_for(n_samples, buffer_size):
+    """Number of chunks for ``n_samples`` rows and buffers of ``buffer_size``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows to split.
+    buffer_size : int
+        Number of float64 values in one chunk's statistics buffer.
+
+    Returns
+    -------
+    int
+        At least 1; at most ``MAX_CHUNKS``; chunks hold at least
+        ``MIN_CHUNK_ROWS`` rows where possible; all buffers together stay within
+        ``BUFFER_BUDGET`` values unless a single chunk needs more.
+    """
+    by_rows = -(-n_samples // MIN_CHUNK_ROWS)
+    by_memory = max(1, BUFFER_BUDGET // max(1, buffer_size))
+    return int(max(1, min(MAX_CHUNKS, by_rows, by_memory)))
+
+
+@jit
+def chunk_bounds(n_samples, n_chunks, chunk):
+    """Half-open row range ``[start, stop)`` of chunk ``chunk``."""
+    base = n_samples // n_chunks
+    extra = n_samples % n_chunks
+    start = chunk * base + min(chunk, extra)
+    stop = start + base + (1 if chunk < extra else 0)
+    return start, stop
+
+
+def merge(buffers):
+    """Sum per-chunk buffers in chunk order (axis 0), serially.
+
+    Parameters
+    ----------
+    buffers : ndarray of shape (n_chunks, ...)
+        One buffer per chunk.
+
+    Returns
+    -------
+    ndarray
+        The sum over chunks, accumulated chunk by chunk in float64.
+    """
+    total = np.array(buffers[0], dtype=np.float64, copy=True)
+    for chunk in range(1, buffers.shape[0]):
+        total += buffers[chunk]
+    return total

@@ -1,0 +1,146 @@
+"""Input checks shared by the estimators, with their error texts.
+
+Everything here runs before any compiled kernel, so kernels only ever see finite,
+C-contiguous float32/float64 data and well-formed parameters.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+
+def check_data(estimator, X, *, reset, ensure_min_samples=1):
+    """Validate ``X`` for an estimator and return it as a C-contiguous array.
+
+    float32 input stays float32 (the kernels read it as such and accumulate in
+    float64); everything else becomes float64. NaN, inf, complex and string data,
+    wrong dimensionality and empty input raise ``ValueError`` (scikit-learn's
+    messages); with ``reset=False`` a different number of features raises too.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator; ``n_features_in_``/``feature_names_in_`` are set on it when
+        ``reset`` is true and checked against otherwise.
+    X : array-like of shape (n_samples, n_features)
+        The data.
+    reset : bool
+        True in ``fit``, False in ``predict`` and friends.
+    ensure_min_samples : int, default=1
+        Minimum number of rows.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    """
+    X = validate_data(
+        estimator,
+        X,
+        dtype=[np.float64, np.float32],
+        order="C",
+        ensure_min_samples=ensure_min_samples,
+        reset=reset,
+    )
+    return np.ascontiguousarray(X)
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate ``sample_weight`` and return it as a float64 array (or ``None``).
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), scalar or None
+        Non-negative finite weights; a scalar weights every row equally.
+    n_samples : int
+        Number of rows of ``X``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) or None
+        ``None`` when every row has the same weight (the kernels then skip the
+        multiplications); the weights otherwise.
+
+    Raises
+    ------
+    TypeError
+        For non-numeric weights.
+    ValueError
+        For a wrong shape, NaN, inf, negative weights or all weights zero.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number) and not isinstance(
+        sample_weight, bool
+    ):
+        if not np.isfinite(sample_weight) or sample_weight <= 0:
+            raise ValueError(
+                "sample_weight must be a positive finite number, an array of "
+                f"shape ({n_samples},) or None, got {sample_weight!r}."
+            )
+        return None
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(
+            "sample_weight must contain real numbers, got an array of dtype "
+            f"{weights.dtype}."
+        )
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {weights.shape}, expected ({n_samples},)."
+        )
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight must be finite, got NaN or inf.")
+    if np.any(weights < 0):
+        raise ValueError("Negative values in data passed to sample_weight.")
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight must have at least one positive entry.")
+    return weights
+
+
+def check_n_components(n_components, n_samples, *, name="n_components"):
+    """Raise unless there are at least as many rows as components."""
+    if n_samples < n_components:
+        raise ValueError(
+            f"Expected n_samples >= {name} but got {name} = {n_components}, "
+            f"n_samples = {n_samples}"
+        )
+
+
+def check_shape(array, shape, name):
+    """Raise ``ValueError`` unless ``array.shape == shape``."""
+    if array.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, "
+            f"but got {array.shape}"
+        )
+
+
+def as_float_array(array, name, dtype=np.float64):
+    """Convert a user-given parameter array to a finite float array.
+
+    Parameters
+    ----------
+    array : array-like
+        The user's value.
+    name : str
+        Its parameter name, for the error message.
+    dtype : dtype, default=np.float64
+        Target dtype.
+
+    Returns
+    -------
+    ndarray
+        A C-contiguous copy.
+    """
+    values = np.asarray(array)
+    if values.dtype.kind not in "biuf":
+        raise TypeError(
+            f"The parameter '{name}' must contain real numbers, got dtype "
+            f"{values.dtype}."
+        )
+    values = np.array(values, dtype=dtype, order="C", copy=True)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"The parameter '{name}' must be finite, got NaN or inf.")
+    return values
