@@ -1,0 +1,404 @@
+"""Hard-assignment (Lloyd) statistics for k-means.
+
+One pass over the rows does all O(n) work of a Lloyd iteration: the nearest
+centre of every row, the squared distance to it (the inertia) and the
+per-cluster weighted sums and weights from which the next centres follow.
+
+Layout of the work
+------------------
+The rows are split into a fixed number of chunks (:mod:`._reduce`); each chunk
+owns its statistics buffers, which are summed in chunk order afterwards, so the
+result does not depend on the thread count. Inside a chunk, rows are taken in
+blocks of ``block`` rows, shifted by ``shift`` (the data mean, which keeps the
+expanded distance below free of cancellation) and stored transposed, in float64,
+in a small buffer ``xt`` of shape ``(n_features_padded, block)`` that stays in
+L1. For each pair of centres the kernel then streams over that block computing
+
+    ||c||^2 - 2 x.c
+
+four features at a time (``||x||^2`` is the same for every centre and does not
+change the argmin). The innermost loops run over the rows of the block with the
+centre coordinates held in registers, which is the loop LLVM vectorises; each
+load of the partial sums serves eight fused multiply-adds. Features are padded
+with zeros to a multiple of four and centres with ``||c||^2 = inf`` to a
+multiple of two, so no remainder loops are needed. The distance that goes into
+the inertia is then recomputed exactly as ``||x - c||^2`` for the winning
+centre only (``n_features`` operations per row).
+
+Floating-point policy: these kernels drop ``reassoc`` from fastem's fastmath
+set. With it, LLVM vectorises the four-feature sums along the feature axis
+instead of along the rows, which is several times slower here; NumPy-style
+strict evaluation order also makes the distances easier to reason about.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import prange
+
+from .._config import jit, parallel_region
+from ._reduce import chunk_bounds, merge, n_chunks_for
+
+__all__ = ["LloydStep", "lloyd_step"]
+
+#: fastmath flags of the k-means kernels (fastem's set without ``reassoc``).
+_FASTMATH = {"contract", "nsz"}
+
+#: Feature group: four features share one pass over the block.
+_GROUP = 4
+
+
+def _block_rows(n_features_padded):
+    """Rows per block: the transposed block stays within 16 KiB (L1)."""
+    rows = 2048 // n_features_padded
+    return int(max(8, min(256, rows // 8 * 8)))
+
+
+@jit(fastmath=_FASTMATH)
+def _prepare_centers(centers, n_features_padded):
+    """Centres scaled by -2 and padded, and their squared norms (inf if padding)."""
+    n_clusters, n_features = centers.shape
+    n_padded = n_clusters + n_clusters % 2
+    scaled = np.zeros((n_padded, n_features_padded))
+    norms = np.full(n_padded, np.inf)
+    for j in range(n_clusters):
+        total = 0.0
+        for f in range(n_features):
+            value = centers[j, f]
+            scaled[j, f] = -2.0 * value
+            total += value * value
+        norms[j] = total
+    return scaled, norms
+
+
+@jit(fastmath=_FASTMATH)
+def _load_block(X, start, stop, shift, xt):
+    """Copy rows ``start:stop`` of X minus ``shift`` into ``xt``, transposed."""
+    n_features = X.shape[1]
+    block = xt.shape[1]
+    count = stop - start
+    for b in range(count):
+        for f in range(n_features):
+            xt[f, b] = np.float64(X[start + b, f]) - shift[f]
+    for f in range(n_features, xt.shape[0]):
+        for b in range(block):
+            xt[f, b] = 0.0
+    for f in range(n_features):
+        for b in range(count, block):
+            xt[f, b] = 0.0
+
+
+@jit(fastmath=_FASTMATH)
+def _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
+    """Nearest centre of each row of the block (first one on ties).
+
+    On return ``best_label[b]`` is the index of the centre minimising
+    ``||c||^2 - 2 x_b.c`` and ``best[b]`` that minimum.
+    """
+    block = xt.shape[1]
+    n_groups = xt.shape[0] // _GROUP
+    for b in range(block):
+        best[b] = np.inf
+        best_label[b] = 0
+    for j in range(0, scaled.shape[0], 2):
+        n0 = norms[j]
+        n1 = norms[j + 1]
+        for g in range(n_groups):
+            f = g * _GROUP
+            c00 = scaled[j, f]
+            c01 = scaled[j, f + 1]
+            c02 = scaled[j, f + 2]
+            c03 = scaled[j, f + 3]
+            c10 = scaled[j + 1, f]
+            c11 = scaled[j + 1, f + 1]
+            c12 = scaled[j + 1, f + 2]
+            c13 = scaled[j + 1, f + 3]
+            x0 = xt[f]
+            x1 = xt[f + 1]
+            x2 = xt[f + 2]
+            x3 = xt[f + 3]
+            first = g == 0
+            last = g == n_groups - 1
+            if first and last:
+                for b in range(block):
+                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    m = best[b]
+                    lab = best_label[b]
+                    lab = j if t0 < m else lab
+                    m = t0 if t0 < m else m
+                    lab = j + 1 if t1 < m else lab
+                    m = t1 if t1 < m else m
+                    best[b] = m
+                    best_label[b] = lab
+            elif first:
+                for b in range(block):
+                    acc0[b] = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    acc1[b] = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+            elif last:
+                for b in range(block):
+                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    m = best[b]
+                    lab = best_label[b]
+                    lab = j if t0 < m else lab
+                    m = t0 if t0 < m else m
+                    lab = j + 1 if t1 < m else lab
+                    m = t1 if t1 < m else m
+                    best[b] = m
+                    best_label[b] = lab
+            else:
+                for b in range(block):
+                    acc0[b] = (
+                        acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    )
+                    acc1[b] = (
+                        acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    )
+
+
+@jit
+def _add_row(X, i, shift, centers, label, w, sums):
+    """Add ``w * (x_i - shift)`` to ``sums[label]``; return its squared distance.
+
+    The distance is ``||x_i - shift - centers[label]||^2``, computed directly.
+    """
+    dist = 0.0
+    for f in range(X.shape[1]):
+        value = np.float64(X[i, f]) - shift[f]
+        diff = value - centers[label, f]
+        dist += diff * diff
+        sums[label, f] += w * value
+    return dist
+
+
+@jit(parallel=True, fastmath=_FASTMATH)
+def _lloyd_chunks(
+    X, sample_weight, centers, shift, block, labels, sums, weights, inertia
+):
+    """Assign rows to their nearest centre and accumulate per-chunk statistics.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+        The data.
+    sample_weight : ndarray of shape (n_samples,) or (0,), float64
+        Row weights; length 0 means all ones.
+    centers : ndarray of shape (n_clusters, n_features), float64
+        Centres, in the frame shifted by ``shift``.
+    shift : ndarray of shape (n_features,), float64
+        Subtracted from every row before any arithmetic.
+    block : int
+        Rows per block (see :func:`_block_rows`).
+    labels : ndarray of shape (n_samples,), int32
+        Output: nearest centre of every row.
+    sums : ndarray of shape (n_chunks, n_clusters, n_features), float64
+        Output: per chunk, the weighted sum of the shifted rows of each cluster.
+    weights : ndarray of shape (n_chunks, n_clusters), float64
+        Output: per chunk, the total weight of each cluster.
+    inertia : ndarray of shape (n_chunks,), float64
+        Output: per chunk, the weighted sum of squared distances to the nearest
+        centre.
+    """
+    n_samples, n_features = X.shape
+    n_chunks = sums.shape[0]
+    n_features_padded = -(-n_features // _GROUP) * _GROUP
+    scaled, norms = _prepare_centers(centers, n_features_padded)
+    weighted = sample_weight.shape[0] > 0
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        chunk_sums = sums[chunk]
+        chunk_weights = weights[chunk]
+        chunk_sums[:, :] = 0.0
+        chunk_weights[:] = 0.0
+        xt = np.empty((n_features_padded, block))
+        best = np.empty(block)
+        best_label = np.empty(block, dtype=np.int64)
+        acc0 = np.empty(block)
+        acc1 = np.empty(block)
+        total = 0.0
+        for row in range(start, stop, block):
+            count = min(block, stop - row)
+            _load_block(X, row, row + count, shift, xt)
+            _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1)
+            for b in range(count):
+                i = row + b
+                label = best_label[b]
+                labels[i] = label
+                w = sample_weight[i] if weighted else 1.0
+                chunk_weights[label] += w
+                total += w * _add_row(X, i, shift, centers, label, w, chunk_sums)
+        inertia[chunk] = total
+
+
+@jit(parallel=True, fastmath=_FASTMATH)
+def _assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia):
+    """Squared distance of every row to its given centre, and chunked inertia.
+
+    ``out[i] = ||x_i - shift - centers[labels[i]]||^2`` (unweighted);
+    ``inertia[chunk]`` is the weighted sum over the rows of that chunk.
+    """
+    n_samples, n_features = X.shape
+    n_chunks = inertia.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        total = 0.0
+        for i in range(start, stop):
+            label = labels[i]
+            dist = 0.0
+            for f in range(n_features):
+                diff = (np.float64(X[i, f]) - shift[f]) - centers[label, f]
+                dist += diff * diff
+            out[i] = dist
+            total += (sample_weight[i] if weighted else 1.0) * dist
+        inertia[chunk] = total
+
+
+@jit(parallel=True, fastmath=_FASTMATH)
+def _distances(X, centers, shift, out):
+    """Euclidean distance of every row to every centre, written into ``out``."""
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    for i in prange(n_samples):
+        for j in range(n_clusters):
+            dist = 0.0
+            for f in range(n_features):
+                diff = (np.float64(X[i, f]) - shift[f]) - centers[j, f]
+                dist += diff * diff
+            out[i, j] = np.sqrt(dist)
+
+
+@jit
+def _is_same_clustering(labels1, labels2, n_clusters):
+    """Whether ``labels2`` is a function of ``labels1`` (same partition)."""
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
+    for i in range(labels1.shape[0]):
+        a = labels1[i]
+        if mapping[a] == -1:
+            mapping[a] = labels2[i]
+        elif mapping[a] != labels2[i]:
+            return False
+    return True
+
+
+LloydStep = namedtuple("LloydStep", ["labels", "sums", "weights", "inertia"])
+LloydStep.__doc__ = """Statistics of one Lloyd step (see :func:`lloyd_step`)."""
+
+
+def _as_kernel_data(X):
+    X = np.asarray(X)
+    if X.dtype != np.float32:
+        X = X.astype(np.float64, copy=False)
+    return np.ascontiguousarray(X)
+
+
+def _as_kernel_weights(sample_weight):
+    if sample_weight is None:
+        return np.empty(0, dtype=np.float64)
+    return np.ascontiguousarray(sample_weight, dtype=np.float64)
+
+
+def _lloyd_pass(X, sample_weight, centers, shift):
+    """Run :func:`_lloyd_chunks` and merge its buffers (already validated input)."""
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
+    labels = np.empty(n_samples, dtype=np.int32)
+    sums = np.empty((n_chunks, n_clusters, n_features))
+    weights = np.empty((n_chunks, n_clusters))
+    inertia = np.empty(n_chunks)
+    block = _block_rows(-(-n_features // _GROUP) * _GROUP)
+    with parallel_region():
+        _lloyd_chunks(
+            X, sample_weight, centers, shift, block, labels, sums, weights, inertia
+        )
+    return LloydStep(labels, merge(sums), merge(weights), float(merge(inertia)))
+
+
+def _assigned_pass(X, sample_weight, centers, shift, labels):
+    """Per-row squared distances to the assigned centres, and the inertia."""
+    n_samples = X.shape[0]
+    n_chunks = n_chunks_for(n_samples, 1)
+    out = np.empty(n_samples)
+    inertia = np.empty(n_chunks)
+    with parallel_region():
+        _assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia)
+    return out, float(merge(inertia))
+
+
+def _distance_matrix(X, centers, shift):
+    """Euclidean distances of the rows to the centres, in X's dtype."""
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+    with parallel_region():
+        _distances(X, centers, shift, out)
+    return out
+
+
+def lloyd_step(X, centers, sample_weight=None):
+    """Statistics of one Lloyd (hard-assignment EM) step, in one pass over X.
+
+    Every row is assigned to its nearest centre (the first one on ties); the
+    result holds what the next centres and the objective follow from. The next
+    centres are ``sums / weights[:, None]`` for clusters with positive weight.
+    Rows are split into a fixed number of chunks whose statistics are summed in
+    chunk order, so the result is the same for any thread count.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Finite data; float32 stays float32 (read as such, accumulated in
+        float64), anything else becomes float64.
+    centers : array-like of shape (n_clusters, n_features)
+        Finite centres.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative row weights; ``None`` weights every row 1.
+
+    Returns
+    -------
+    LloydStep
+        A named tuple with fields
+
+        labels : ndarray of shape (n_samples,), int32
+            Index of the nearest centre of every row.
+        sums : ndarray of shape (n_clusters, n_features), float64
+            Weighted sum of the rows assigned to each centre.
+        weights : ndarray of shape (n_clusters,), float64
+            Total weight of the rows assigned to each centre.
+        inertia : float
+            Weighted sum of squared distances of the rows to their centres.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem._kernels.kmeans import lloyd_step
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 2.0]])
+    >>> step = lloyd_step(X, np.array([[0.0, 0.0], [9.0, 0.0]]))
+    >>> step.labels
+    array([0, 0, 1, 1], dtype=int32)
+    >>> step.sums / step.weights[:, None]
+    array([[ 0. ,  0.5],
+           [10. ,  1. ]])
+    >>> step.inertia
+    7.0
+    """
+    X = _as_kernel_data(X)
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    if X.ndim != 2 or centers.ndim != 2 or centers.shape[1] != X.shape[1]:
+        raise ValueError(
+            "X and centers must be 2-d arrays with the same number of columns, got "
+            f"X.shape={X.shape} and centers.shape={centers.shape}."
+        )
+    if centers.shape[0] < 1 or X.shape[0] < 1:
+        raise ValueError("X and centers need at least one row each.")
+    sample_weight = _as_kernel_weights(sample_weight)
+    if sample_weight.shape[0] not in (0, X.shape[0]):
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)."
+        )
+    # Distances are taken around the centres' mean, where the expanded form
+    # ||c||^2 - 2 x.c loses the least precision; the sums are shifted back.
+    shift = centers.mean(axis=0)
+    step = _lloyd_pass(X, sample_weight, centers - shift, shift)
+    sums = step.sums + step.weights[:, None] * shift
+    return step._replace(sums=sums)
