@@ -20,7 +20,7 @@ BUFFER_BUDGET = 1 << 20
 
 
 def n_chunks_for(n_samples, buffer_size):
-    """Number of chunks for ``n_samples`` rows and buffers of ``buffer_size``.
+    """Choose the chunk count for ``n_samples`` rows and a buffer size.
 
     Parameters
     ----------
