@@ -157,21 +157,6 @@ def _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
                     )
 
 
-@jit
-def _add_row(X, i, shift, centers, label, w, sums):
-    """Add ``w * (x_i - shift)`` to ``sums[label]``; return its squared distance.
-
-    The distance is ``||x_i - shift - centers[label]||^2``, computed directly.
-    """
-    dist = 0.0
-    for f in range(X.shape[1]):
-        value = np.float64(X[i, f]) - shift[f]
-        diff = value - centers[label, f]
-        dist += diff * diff
-        sums[label, f] += w * value
-    return dist
-
-
 @jit(parallel=True, fastmath=_FASTMATH)
 def _lloyd_chunks(
     X, sample_weight, centers, shift, block, labels, sums, weights, inertia
@@ -227,7 +212,13 @@ def _lloyd_chunks(
                 labels[i] = label
                 w = sample_weight[i] if weighted else 1.0
                 chunk_weights[label] += w
-                total += w * _add_row(X, i, shift, centers, label, w, chunk_sums)
+                dist = 0.0
+                for f in range(n_features):
+                    value = np.float64(X[i, f]) - shift[f]
+                    diff = value - centers[label, f]
+                    dist += diff * diff
+                    chunk_sums[label, f] += w * value
+                total += w * dist
         inertia[chunk] = total
 
 

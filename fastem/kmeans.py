@@ -1,0 +1,478 @@
+"""K-means clustering (Lloyd), a drop-in for :class:`sklearn.cluster.KMeans`."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.cluster import KMeans as _SklearnKMeans
+from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._kernels.kmeans import (
+    _assigned_pass,
+    _distance_matrix,
+    _is_same_clustering,
+    _lloyd_pass,
+)
+from ._validation import (
+    as_float_array,
+    check_data,
+    check_n_components,
+    check_sample_weight,
+    check_shape,
+)
+
+__all__ = ["KMeans"]
+
+
+def _is_array_like(value):
+    """Whether ``init`` is an array of centres (not a string, not a callable)."""
+    if isinstance(value, str) or callable(value):
+        return False
+    return hasattr(value, "__len__") or hasattr(value, "__array__")
+
+
+def _tolerance(X, tol):
+    """``tol`` scaled by the mean per-feature variance of X (scikit-learn's)."""
+    if tol == 0:
+        return 0.0
+    return float(np.mean(np.var(X, axis=0)) * tol)
+
+
+class KMeans(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):
+    """K-means clustering with Lloyd's algorithm on a fused compiled kernel.
+
+    A drop-in for :class:`sklearn.cluster.KMeans`: same parameters, methods and
+    fitted attributes. Each iteration is one parallel pass over the data that
+    assigns every row to its nearest centre and accumulates the per-cluster
+    weighted sums, in float64 even for float32 data and with results that do not
+    depend on the number of threads. With the same ``random_state`` the initial
+    centres are scikit-learn's, and so are the iterations (empty clusters are
+    relocated and convergence is declared the same way).
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters to form, as well as the number of centres.
+    init : {'k-means++', 'random'}, callable or array-like of shape \
+            (n_clusters, n_features), default='k-means++'
+        Initialisation: scikit-learn's greedy k-means++ (``'k-means++'``),
+        ``n_clusters`` rows drawn at random (``'random'``), an array of initial
+        centres, or a callable ``init(X, n_clusters, random_state=rs)`` returning
+        one. As in scikit-learn, the k-means++ seeding and the callable see the
+        data with its column means subtracted.
+    n_init : 'auto' or int, default='auto'
+        Number of runs from different initial centres; the run with the lowest
+        inertia is kept. ``'auto'`` means 1 for ``'k-means++'`` and array
+        initialisation, 10 for ``'random'`` and callables.
+    max_iter : int, default=300
+        Maximum number of iterations of a single run.
+    tol : float, default=1e-4
+        Convergence tolerance on the squared shift of the centres between two
+        iterations, relative to the mean per-feature variance of the data.
+    verbose : int, default=0
+        Verbosity.
+    random_state : int, RandomState instance or None, default=None
+        Random number generation for the initialisation.
+    copy_x : bool, default=True
+        Accepted for compatibility. fastem never modifies ``X`` (it subtracts the
+        column means inside the kernel instead of from a copy of the data).
+    algorithm : {'lloyd', 'elkan'}, default='lloyd'
+        Accepted for compatibility; both run the same Lloyd iterations (Elkan's
+        algorithm computes the same iterates with fewer distance evaluations).
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Coordinates of the cluster centres, in the dtype of the data.
+    labels_ : ndarray of shape (n_samples,), dtype int32
+        Label of every training row.
+    inertia_ : float
+        Weighted sum of squared distances of the rows to their closest centre.
+    n_iter_ : int
+        Number of iterations run (of the kept run).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during :meth:`fit`, when they are all strings.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : The estimator this one replaces.
+    fastem.GaussianMixture : Soft assignments with full covariances.
+
+    Notes
+    -----
+    Differences from scikit-learn: the arithmetic is float64 for float32 data
+    too (``cluster_centers_`` is returned in the data's dtype); sparse input is
+    not supported; ``algorithm='elkan'`` runs Lloyd's iterations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0],
+    ...               [10, 2], [10, 4], [10, 0]])
+    >>> kmeans = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> kmeans.labels_
+    array([1, 1, 1, 0, 0, 0], dtype=int32)
+    >>> kmeans.predict([[0, 0], [12, 3]])
+    array([1, 0], dtype=int32)
+    >>> kmeans.cluster_centers_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> float(kmeans.inertia_)
+    16.0
+    """
+
+    _parameter_constraints: dict = dict(_SklearnKMeans._parameter_constraints)
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+        algorithm="lloyd",
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+
+    def _resolve_n_init(self):
+        """Return the number of runs (scikit-learn's 'auto' rule and warning)."""
+        if self.n_init == "auto":
+            uses_draws = callable(self.init) or (
+                isinstance(self.init, str) and self.init == "random"
+            )
+            n_init = 10 if uses_draws else 1
+        else:
+            n_init = self.n_init
+        if _is_array_like(self.init) and n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init "
+                f"in {self.__class__.__name__} instead of n_init={n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            n_init = 1
+        return n_init
+
+    def _initial_centers(self, X, X_mean, init_weight, random_state, n_init):
+        """Draw the initial centres of every run, centred on ``X_mean``.
+
+        The runs draw nothing from ``random_state``, so drawing every run's
+        initialisation first consumes it exactly as scikit-learn does.
+        """
+        n_clusters = self.n_clusters
+        init = self.init
+        if _is_array_like(init):
+            centers = as_float_array(init, "init", dtype=X.dtype)
+            check_shape(centers, (n_clusters, X.shape[1]), "init")
+            return [centers.astype(np.float64) - X_mean.astype(np.float64)]
+        if isinstance(init, str) and init == "random":
+            p = init_weight / init_weight.sum()
+            result = []
+            for _ in range(n_init):
+                seeds = random_state.choice(
+                    X.shape[0], size=n_clusters, replace=False, p=p
+                )
+                result.append((X[seeds] - X_mean).astype(np.float64))
+            return result
+        # k-means++ and callables see the centred data, as in scikit-learn.
+        X_centred = X - X_mean
+        result = []
+        for _ in range(n_init):
+            if callable(init):
+                centers = init(X_centred, n_clusters, random_state=random_state)
+                centers = check_array(centers, dtype=X.dtype, order="C", copy=True)
+                check_shape(centers, (n_clusters, X.shape[1]), "init")
+            else:
+                centers, _ = kmeans_plusplus(
+                    X_centred,
+                    n_clusters,
+                    sample_weight=init_weight,
+                    random_state=random_state,
+                )
+            result.append(np.asarray(centers, dtype=np.float64))
+        return result
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows. float32 data stays float32.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows; ``None`` weights every row equally. Not used by
+            a callable or array ``init``.
+
+        Returns
+        -------
+        self : KMeans
+            The fitted estimator.
+        """
+        X = check_data(self, X, reset=True)
+        n_samples = X.shape[0]
+        check_n_components(self.n_clusters, n_samples, name="n_clusters")
+        weights = check_sample_weight(sample_weight, n_samples)
+        n_init = self._resolve_n_init()
+        tol = _tolerance(X, self.tol)
+        random_state = check_random_state(self.random_state)
+
+        # The kernels take distances around the column means (as scikit-learn
+        # does on a centred copy) without copying the data.
+        X_mean = X.mean(axis=0)
+        shift = X_mean.astype(np.float64)
+        init_weight = (
+            np.ones(n_samples, dtype=X.dtype)
+            if weights is None
+            else weights.astype(X.dtype)
+        )
+        starts = self._initial_centers(X, X_mean, init_weight, random_state, n_init)
+        kernel_weights = np.empty(0) if weights is None else weights
+
+        best = None
+        for centers_init in starts:
+            if self.verbose:
+                print("Initialization complete")
+            run = _lloyd(
+                X,
+                kernel_weights,
+                centers_init,
+                shift,
+                self.max_iter,
+                tol,
+                self.verbose,
+            )
+            labels, inertia = run[0], run[1]
+            if best is None or (
+                inertia < best[1]
+                and not _is_same_clustering(labels, best[0], self.n_clusters)
+            ):
+                best = run
+        labels, inertia, centers, n_iter = best
+
+        distinct = np.unique(labels).shape[0]
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = (centers + shift).astype(X.dtype)
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        return self
+
+    def _centers_for_kernel(self):
+        """Fitted centres in float64 around their mean, and that mean."""
+        centers = self.cluster_centers_.astype(np.float64)
+        shift = centers.mean(axis=0)
+        return centers - shift, shift
+
+    def predict(self, X):
+        """Predict the closest cluster of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            Index of the closest centre of every row.
+        """
+        check_is_fitted(self)
+        X = check_data(self, X, reset=False)
+        centers, shift = self._centers_for_kernel()
+        return _lloyd_pass(X, np.empty(0), centers, shift).labels
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the label of every training row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            ``labels_`` of the fitted model.
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Distances of every row to every cluster centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Euclidean distances, in the dtype of ``X`` (float32 or float64).
+        """
+        check_is_fitted(self)
+        X = check_data(self, X, reset=False)
+        centers, shift = self._centers_for_kernel()
+        return _distance_matrix(X, centers, shift)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of the rows to the centres.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Euclidean distances to the fitted centres.
+        """
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the k-means objective (the inertia) of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        score : float
+            Minus the weighted sum of squared distances to the closest centres.
+        """
+        check_is_fitted(self)
+        X = check_data(self, X, reset=False)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        weights = np.empty(0) if weights is None else weights
+        centers, shift = self._centers_for_kernel()
+        return -_lloyd_pass(X, weights, centers, shift).inertia
+
+
+def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
+    """Move empty clusters onto the rows farthest from their centres.
+
+    scikit-learn's rule: the ``n_empty`` rows farthest from their (old) centre
+    seed the empty clusters, in order of decreasing distance; each such row's
+    contribution moves from its own cluster's sums to the empty cluster's, while
+    its label stays. Nothing moves when every row sits on its centre.
+    """
+    empty = np.flatnonzero(step.weights == 0)
+    distances, _ = _assigned_pass(X, sample_weight, centers, shift, labels)
+    if distances.max() == 0:
+        return
+    n_empty = empty.shape[0]
+    farthest = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
+    for new_cluster, row in zip(empty, farthest, strict=True):
+        weight = sample_weight[row] if sample_weight.shape[0] else 1.0
+        old_cluster = labels[row]
+        value = (X[row].astype(np.float64) - shift) * weight
+        step.sums[old_cluster] -= value
+        step.sums[new_cluster] = value
+        step.weights[new_cluster] = weight
+        step.weights[old_cluster] -= weight
+
+
+def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
+    """One k-means run from ``centers`` (frame shifted by ``shift``).
+
+    Returns ``(labels, inertia, centers, n_iter)`` with scikit-learn's
+    semantics: the loop stops when the labels do not change (strict
+    convergence) or when the squared centre shift is within ``tol``; unless it
+    converged strictly, the rows are re-assigned to the final centres, and the
+    inertia is that of the returned labels and centres.
+    """
+    labels_old = None
+    strict = False
+    for iteration in range(max_iter):
+        step = _lloyd_pass(X, sample_weight, centers, shift)
+        if verbose:
+            print(f"Iteration {iteration}, inertia {step.inertia}.")
+        if not np.all(step.weights > 0):
+            _relocate_empty_clusters(
+                X, sample_weight, centers, shift, step.labels, step
+            )
+        centers_new = _average_centers(step.sums, step.weights)
+        center_shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
+        center_shift_total = float((center_shift**2).sum())
+        centers = centers_new
+        labels = step.labels
+        if labels_old is not None and np.array_equal(labels, labels_old):
+            if verbose:
+                print(f"Converged at iteration {iteration}: strict convergence.")
+            strict = True
+            break
+        if center_shift_total <= tol:
+            if verbose:
+                print(
+                    f"Converged at iteration {iteration}: center shift "
+                    f"{center_shift_total} within tolerance {tol}."
+                )
+            break
+        labels_old = labels
+    if strict:
+        _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
+    else:
+        step = _lloyd_pass(X, sample_weight, centers, shift)
+        labels, inertia = step.labels, step.inertia
+    return labels, inertia, centers, iteration + 1
+
+
+def _average_centers(sums, weights):
+    """Weighted means; a cluster without weight goes onto the heaviest one."""
+    centers = np.empty_like(sums)
+    positive = weights > 0
+    centers[positive] = sums[positive] * (1.0 / weights[positive])[:, None]
+    if not np.all(positive):
+        centers[~positive] = centers[np.argmax(weights)]
+    return centers

@@ -1,0 +1,405 @@
+import pickle
+import threading
+
+import naive_kmeans as naive
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.cluster import KMeans as SklearnKMeans
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastem import KMeans
+from fastem._config import n_threads
+from fastem._kernels.kmeans import lloyd_step
+
+
+def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
+    """Well-separated clusters (no row near a decision boundary)."""
+    X, _ = make_blobs(
+        n_samples=n_samples,
+        n_features=n_features,
+        centers=n_clusters,
+        cluster_std=0.5,
+        center_box=(-30, 30),
+        random_state=seed,
+    )
+    return X.astype(dtype)
+
+
+def first_rows_of_each_blob(X, n_clusters, seed=0):
+    """Initial centres: one data row per blob (a good, deterministic start)."""
+    _, y = make_blobs(
+        n_samples=X.shape[0],
+        n_features=X.shape[1],
+        centers=n_clusters,
+        cluster_std=0.5,
+        center_box=(-30, 30),
+        random_state=seed,
+    )
+    return np.array([X[np.flatnonzero(y == c)[0]] for c in range(n_clusters)])
+
+
+# --- the kernel against the naive reference ---------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_clusters",
+    [
+        (1, 1, 1),  # a single row
+        (37, 1, 3),  # one feature, odd number of centres, partial block
+        (300, 5, 7),  # features not a multiple of four
+        (9000, 8, 64),  # several chunks
+        (5000, 17, 2),
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_step_matches_naive(n_samples, n_features, n_clusters, dtype, weighted):
+    rng = np.random.default_rng(n_samples + n_features)
+    X = (rng.standard_normal((n_samples, n_features)) * 3 + 100).astype(dtype)
+    centers = X[rng.choice(n_samples, n_clusters, replace=n_samples < n_clusters)]
+    centers = centers + rng.standard_normal(centers.shape)
+    weights = rng.uniform(0, 3, n_samples) if weighted else None
+
+    step = lloyd_step(X, centers, sample_weight=weights)
+    labels, sums, cluster_weights, inertia = naive.lloyd_step(X, centers, weights)
+
+    assert step.labels.dtype == np.int32
+    assert_array_equal(step.labels, labels)
+    assert_allclose(step.sums, sums, rtol=1e-12, atol=1e-9)
+    assert_allclose(step.weights, cluster_weights, rtol=1e-13)
+    assert step.inertia == pytest.approx(inertia, rel=1e-11)
+
+
+def test_lloyd_step_ties_go_to_the_first_centre():
+    X = np.array([[0.0, 0.0], [1.0, 0.0]])
+    centers = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, -1.0]])
+    assert_array_equal(lloyd_step(X, centers).labels, [0, 0])
+    assert_array_equal(lloyd_step(X, centers[1:3]).labels, [0, 0])
+
+
+def test_lloyd_step_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same number of columns"):
+        lloyd_step(np.zeros((3, 2)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        lloyd_step(np.zeros((3, 2)), np.zeros((2, 2)), sample_weight=np.ones(2))
+
+
+def test_fixed_iterations_match_naive_lloyd():
+    X = blobs(1500, 3, 4, seed=3)
+    init = X[:4] + 0.1  # a poor start, so the centres move for a while
+    km = KMeans(4, init=init, n_init=1, max_iter=6, tol=0).fit(X)
+    centers, labels, inertia = naive.lloyd(X, init, n_iter=km.n_iter_)
+    assert_allclose(km.cluster_centers_, centers, rtol=1e-12, atol=1e-12)
+    assert_array_equal(km.labels_, labels)
+    assert km.inertia_ == pytest.approx(inertia, rel=1e-12)
+
+
+# --- against scikit-learn ----------------------------------------------------
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 300])
+@pytest.mark.parametrize("tol", [0.0, 1e-4])
+def test_same_initial_centres_as_sklearn(max_iter, tol):
+    X = blobs(3000, 5, 6, seed=1)
+    init = X[[0, 1, 2, 3, 4, 5]]  # rows of whatever blobs: several iterations
+    ours = KMeans(6, init=init, n_init=1, max_iter=max_iter, tol=tol).fit(X)
+    ref = SklearnKMeans(6, init=init, n_init=1, max_iter=max_iter, tol=tol).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10, atol=0)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+    assert ours.n_iter_ == ref.n_iter_
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("n_init", ["auto", 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_same_random_state_as_sklearn(init, n_init, weighted):
+    X = blobs(2500, 3, 8, seed=2)
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    params = dict(n_clusters=8, init=init, n_init=n_init, random_state=7)
+    ours = KMeans(**params).fit(X, sample_weight=weights)
+    ref = SklearnKMeans(**params).fit(X, sample_weight=weights)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10, atol=0)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+    assert ours.n_iter_ == ref.n_iter_
+
+
+def test_callable_init_sees_centred_data_like_sklearn():
+    X = blobs(1000, 2, 3, seed=4)
+    seen = []
+
+    def init(X, n_clusters, random_state):
+        seen.append(X.mean(axis=0))
+        return X[random_state.choice(X.shape[0], n_clusters, replace=False)]
+
+    ours = KMeans(3, init=init, n_init=2, random_state=0).fit(X)
+    ref = SklearnKMeans(3, init=init, n_init=2, random_state=0).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+    assert_allclose(seen, 0, atol=1e-10)
+
+
+def test_empty_cluster_is_relocated_like_sklearn():
+    X = blobs(600, 2, 3, seed=5)
+    init = np.vstack([first_rows_of_each_blob(X, 3, seed=5), [[1e4, 1e4], [-1e4, 0]]])
+    ours = KMeans(5, init=init, n_init=1).fit(X)
+    ref = SklearnKMeans(5, init=init, n_init=1).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+    assert ours.n_iter_ == ref.n_iter_
+    assert np.unique(ours.labels_).shape[0] == 5
+
+
+def test_tolerance_is_relative_to_the_variance():
+    X = blobs(2000, 2, 4, seed=6) * 1e3  # tol must scale with the data
+    init = X[:4]
+    for tol in [1e-1, 1e-3]:
+        ours = KMeans(4, init=init, n_init=1, tol=tol).fit(X)
+        ref = SklearnKMeans(4, init=init, n_init=1, tol=tol).fit(X)
+        assert ours.n_iter_ == ref.n_iter_
+        assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+
+
+def test_float32_data():
+    X64 = blobs(3000, 6, 5, seed=8)
+    X32 = X64.astype(np.float32)
+    init = first_rows_of_each_blob(X64, 5, seed=8)
+    km32 = KMeans(5, init=init.astype(np.float32), n_init=1).fit(X32)
+    km64 = KMeans(5, init=init, n_init=1).fit(X32.astype(np.float64))
+    assert km32.cluster_centers_.dtype == np.float32
+    assert km32.transform(X32).dtype == np.float32
+    assert_array_equal(km32.labels_, km64.labels_)
+    # float64 arithmetic on the same float32 values: only the final rounding
+    assert_allclose(km32.cluster_centers_, km64.cluster_centers_, rtol=1e-7)
+    assert km32.inertia_ == pytest.approx(km64.inertia_, rel=1e-12)
+    ref = SklearnKMeans(5, init=init.astype(np.float32), n_init=1).fit(X32)
+    assert_array_equal(km32.labels_, ref.labels_)
+    assert_allclose(km32.cluster_centers_, ref.cluster_centers_, rtol=1e-5)
+
+
+# --- sample weights ------------------------------------------------------------
+
+
+def test_integer_weights_equal_repeated_rows():
+    X = blobs(400, 3, 4, seed=9)
+    rng = np.random.default_rng(1)
+    weights = rng.integers(1, 4, X.shape[0])
+    init = X[:4]
+    weighted = KMeans(4, init=init, n_init=1, tol=0).fit(X, sample_weight=weights)
+    repeated = KMeans(4, init=init, n_init=1, tol=0).fit(np.repeat(X, weights, 0))
+    assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_, rtol=1e-12)
+    assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-12)
+    assert_array_equal(np.repeat(weighted.labels_, weights), repeated.labels_)
+
+
+def test_zero_weight_equals_dropping_the_row():
+    X = blobs(400, 3, 4, seed=10)
+    weights = np.ones(X.shape[0])
+    weights[::7] = 0
+    init = X[1:5]
+    weighted = KMeans(4, init=init, n_init=1, tol=0).fit(X, sample_weight=weights)
+    dropped = KMeans(4, init=init, n_init=1, tol=0).fit(X[weights > 0])
+    assert_allclose(weighted.cluster_centers_, dropped.cluster_centers_, rtol=1e-12)
+    assert weighted.inertia_ == pytest.approx(dropped.inertia_, rel=1e-12)
+    assert weighted.n_iter_ == dropped.n_iter_
+
+
+def test_scalar_weight_is_uniform():
+    X = blobs(300, 2, 3, seed=11)
+    a = KMeans(3, random_state=0).fit(X, sample_weight=2.0)
+    b = KMeans(3, random_state=0).fit(X)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+# --- determinism, threads, pickling -----------------------------------------
+
+
+def test_one_and_two_threads_are_bit_identical():
+    X = blobs(20000, 7, 9, seed=12)  # several chunks
+    results = []
+    for count in (1, 2):
+        with n_threads(count):
+            km = KMeans(9, init="random", n_init=2, random_state=3).fit(X)
+            results.append((km, km.transform(X[:100]), km.score(X)))
+    (a, ta, sa), (b, tb, sb) = results
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+    assert_array_equal(ta, tb)
+    assert sa == sb
+
+
+def test_concurrent_fits_from_python_threads():
+    datasets = [blobs(5000, 4, 6, seed=s) for s in range(4)]
+    expected = [KMeans(6, random_state=0).fit(X).cluster_centers_ for X in datasets]
+    results = [None] * 4
+
+    def work(i):
+        results[i] = KMeans(6, random_state=0).fit(datasets[i]).cluster_centers_
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected, strict=True):
+        assert_array_equal(got, want)
+
+
+def test_pickle_round_trip():
+    X = blobs(500, 3, 4, seed=13)
+    km = KMeans(4, random_state=0).fit(X)
+    clone = pickle.loads(pickle.dumps(km))
+    assert_array_equal(clone.cluster_centers_, km.cluster_centers_)
+    assert_array_equal(clone.predict(X), km.labels_)
+
+
+# --- methods -------------------------------------------------------------------
+
+
+def test_predict_transform_score():
+    X = blobs(1000, 3, 4, seed=14)
+    km = KMeans(4, random_state=0).fit(X)
+    assert_array_equal(km.predict(X), km.labels_)
+    assert_array_equal(KMeans(4, random_state=0).fit_predict(X), km.labels_)
+    distances = naive.distances(X, km.cluster_centers_)
+    assert_allclose(km.transform(X), distances, rtol=1e-12)
+    assert_allclose(KMeans(4, random_state=0).fit_transform(X), distances, rtol=1e-12)
+    assert km.score(X) == pytest.approx(-km.inertia_, rel=1e-12)
+    weights = np.full(X.shape[0], 2.0)
+    assert km.score(X, sample_weight=weights) == pytest.approx(-2 * km.inertia_)
+    assert_array_equal(km.get_feature_names_out(), [f"kmeans{i}" for i in range(4)])
+
+
+def test_verbose_prints_progress(capsys):
+    X = blobs(200, 2, 2, seed=15)
+    KMeans(2, random_state=0, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization complete" in out
+    assert "Iteration 0, inertia" in out
+    assert "Converged at iteration" in out
+
+
+def test_array_init_with_several_runs_warns():
+    X = blobs(100, 2, 2, seed=16)
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        km = KMeans(2, init=X[:2], n_init=3).fit(X)
+    assert km.n_iter_ >= 1
+
+
+def test_duplicate_rows_warn_about_distinct_clusters():
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 5, axis=0)
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        km = KMeans(3, random_state=0).fit(X)
+    assert np.unique(km.labels_).shape[0] == 2
+
+
+# --- bad input -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]], ValueError, "NaN"),
+        ([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]], ValueError, "infinity"),
+        ([0.0, 1.0, 2.0], ValueError, "2D array"),
+        (np.zeros((0, 2)), ValueError, "0 sample"),
+        (np.zeros((3, 0)), ValueError, "0 feature"),
+        ([["a", "b"], ["c", "d"], ["e", "f"]], ValueError, "convert"),
+        (np.ones((3, 2), dtype=complex), ValueError, "Complex"),
+        (np.zeros((2, 2)), ValueError, "n_clusters"),
+    ],
+)
+def test_bad_data(X, error, match):
+    with pytest.raises(error, match=match):
+        KMeans(3).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_clusters=0), "n_clusters"),
+        (dict(n_clusters=2.5), "n_clusters"),
+        (dict(init="kmeans"), "init"),
+        (dict(n_init=0), "n_init"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(tol=-1.0), "tol"),
+        (dict(algorithm="full"), "algorithm"),
+        (dict(init=np.zeros((2, 2))), "init"),  # 2 centres, 3 clusters
+        (dict(init=np.zeros((3, 4))), "init"),  # wrong number of features
+        (dict(init=np.full((3, 2), np.nan)), "init"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X = blobs(20, 2, 3)
+    with pytest.raises(ValueError, match=match):
+        KMeans(**{"n_clusters": 3, **params}).fit(X)
+
+
+def test_bad_init_dtype_and_callable_output():
+    X = blobs(20, 2, 3)
+    with pytest.raises(TypeError, match="init"):
+        KMeans(3, init=np.array([["a", "b"]] * 3)).fit(X)
+    with pytest.raises(ValueError, match="init"):
+        KMeans(3, init=lambda X, k, random_state: X[:2]).fit(X)
+
+
+@pytest.mark.parametrize(
+    "sample_weight, error, match",
+    [
+        (np.ones(3), ValueError, "sample_weight"),
+        (-np.ones(20), ValueError, "sample_weight"),
+        (np.full(20, np.nan), ValueError, "sample_weight"),
+        (np.array(["a"] * 20), TypeError, "sample_weight"),
+        (np.zeros(20), ValueError, "sample_weight"),
+    ],
+)
+def test_bad_sample_weight(sample_weight, error, match):
+    X = blobs(20, 2, 3)
+    with pytest.raises(error, match=match):
+        KMeans(3).fit(X, sample_weight=sample_weight)
+
+
+def test_wrong_number_of_features_at_predict():
+    km = KMeans(3, random_state=0).fit(blobs(20, 2, 3))
+    for method in (km.predict, km.transform, km.score):
+        with pytest.raises(ValueError, match="features"):
+            method(np.zeros((4, 3)))
+
+
+def test_sparse_input_is_refused():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="dense data is required"):
+        KMeans(2).fit(sparse.random(10, 3, density=0.5, format="csr"))
+
+
+# --- scikit-learn's API checks ------------------------------------------------
+
+
+EXPECTED_FAILED_CHECKS = {
+    # As for scikit-learn's KMeans: the k-means++ draws depend on the rows, so
+    # weights are not equivalent to repeated rows from a random initialisation
+    # (they are from the same initial centres: see the tests above).
+    "check_sample_weight_equivalence_on_dense_data": (
+        "sample_weight is not equivalent to removing/repeating samples."
+    ),
+    # fastem._validation.check_sample_weight says "at least one positive entry";
+    # the check wants the words 'weight' and 'zero' in the message.
+    "check_all_zero_sample_weights_error": (
+        "the all-zero sample_weight error message does not mention 'zero'."
+    ),
+}
+
+
+@parametrize_with_checks(
+    [KMeans(n_clusters=3, random_state=0)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_api(estimator, check):
+    check(estimator)
