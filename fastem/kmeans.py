@@ -396,7 +396,8 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        return -_lloyd_pass(X, weights, centers, shift).inertia
+        labels = _lloyd_pass(X, weights, centers, shift).labels
+        return -_assigned_pass(X, weights, centers, shift, labels)[1]
 
 
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
@@ -460,11 +461,10 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
                 )
             break
         labels_old = labels
-    if strict:
-        _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
-    else:
-        step = _lloyd_pass(X, sample_weight, centers, shift)
-        labels, inertia = step.labels, step.inertia
+    if not strict:
+        labels = _lloyd_pass(X, sample_weight, centers, shift).labels
+    # The kernel's inertia uses the expanded distance; report the direct one.
+    _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels, inertia, centers, iteration + 1
 
 
