@@ -141,6 +141,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
                 prev_lower_bound = lower_bound
                 state, lower_bound = self._em_iteration(X, sample_weight, state)
                 current_lower_bounds.append(lower_bound)
+                self._last_lower_bound = lower_bound
                 change = lower_bound - prev_lower_bound
                 self._print_verbose_msg_iter_end(n_iter, change)
                 if abs(change) < self.tol:
@@ -178,16 +179,20 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
             self._iter_prev_time = self._init_prev_time
 
     def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+        # verbose >= 3 (a fastem extension) also prints the lower bound itself.
         if n_iter % self.verbose_interval == 0:
             if self.verbose == 1:
                 print(f"  Iteration {n_iter}")
             elif self.verbose >= 2:
                 cur_time = time()
                 lapse = cur_time - self._iter_prev_time
-                print(
+                message = (
                     f"  Iteration {n_iter}\t time lapse {lapse:.5f}s\t "
                     f"ll change {diff_ll:.5f}"
                 )
+                if self.verbose >= 3:
+                    message += f"\t lower bound {self._last_lower_bound:.6f}"
+                print(message)
                 self._iter_prev_time = cur_time
 
     def _print_verbose_msg_init_end(self, lower_bound, converged):
