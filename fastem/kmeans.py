@@ -435,8 +435,9 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     """
     labels_old = None
     strict = False
+    buffers = np.empty((2, X.shape[0]), dtype=np.int32)
     for iteration in range(max_iter):
-        step = _lloyd_pass(X, sample_weight, centers, shift)
+        step = _lloyd_pass(X, sample_weight, centers, shift, buffers[iteration % 2])
         if verbose:
             print(f"Iteration {iteration}, inertia {step.inertia}.")
         if not np.all(step.weights > 0):
@@ -462,10 +463,11 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
             break
         labels_old = labels
     if not strict:
-        labels = _lloyd_pass(X, sample_weight, centers, shift).labels
+        out = buffers[(iteration + 1) % 2]
+        labels = _lloyd_pass(X, sample_weight, centers, shift, out).labels
     # The kernel's inertia uses the expanded distance; report the direct one.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
-    return labels, inertia, centers, iteration + 1
+    return labels.copy(), inertia, centers, iteration + 1
 
 
 def _average_centers(sums, weights):

@@ -299,12 +299,18 @@ def _as_kernel_weights(sample_weight):
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
-def _lloyd_pass(X, sample_weight, centers, shift):
-    """Run :func:`_lloyd_chunks` and merge its buffers (already validated input)."""
+def _lloyd_pass(X, sample_weight, centers, shift, labels=None):
+    """Run :func:`_lloyd_chunks` and merge its buffers (already validated input).
+
+    ``labels``, if given, is an int32 array of shape (n_samples,) to write the
+    labels into (a fit reuses two of them instead of allocating one per
+    iteration).
+    """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
-    labels = np.empty(n_samples, dtype=np.int32)
+    if labels is None:
+        labels = np.empty(n_samples, dtype=np.int32)
     sums = np.empty((n_chunks, n_clusters, n_features))
     weights = np.empty((n_chunks, n_clusters))
     inertia = np.empty(n_chunks)
