@@ -143,8 +143,10 @@ def _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
                     best_label[b] = lab
             elif first:
                 for b in range(block):
-                    acc0[b] = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    acc1[b] = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    acc0[b] = t0
+                    acc1[b] = t1
             elif last:
                 for b in range(block):
                     t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
@@ -159,12 +161,12 @@ def _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
                     best_label[b] = lab
             else:
                 for b in range(block):
-                    acc0[b] = (
-                        acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    )
-                    acc1[b] = (
-                        acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
-                    )
+                    # Both sums before either store: the compiler cannot tell that
+                    # acc0 and xt do not overlap and would load every x* twice.
+                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    acc0[b] = t0
+                    acc1[b] = t1
 
 
 @jit(parallel=True, fastmath=_FASTMATH)
