@@ -1,0 +1,1 @@
+"""asv benchmarks: fastem against scikit-learn (see README.md in this folder)."""
