@@ -215,21 +215,33 @@ def _lloyd_chunks(
         acc0 = np.empty(block)
         acc1 = np.empty(block)
         row_norms = np.empty(block)
-        total = 0.0
+        row_weights = np.ones(block)
+        # Per-lane partial inertia: a vectorisable sum in a fixed order.
+        lane_inertia = np.zeros(block)
         for row in range(start, stop, block):
             count = min(block, stop - row)
             _load_block(X, row, row + count, shift, xt, row_norms)
             _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1)
+            if weighted:
+                for b in range(count):
+                    row_weights[b] = sample_weight[row + b]
+            for b in range(count, block):
+                row_weights[b] = 0.0
+            for b in range(block):
+                # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c), clipped at 0
+                lane_inertia[b] += row_weights[b] * max(row_norms[b] + best[b], 0.0)
+            for b in range(count):
+                labels[row + b] = best_label[b]
             for b in range(count):
                 i = row + b
                 label = best_label[b]
-                labels[i] = label
-                w = sample_weight[i] if weighted else 1.0
+                w = row_weights[b]
                 chunk_weights[label] += w
-                # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c), clipped at 0
-                total += w * max(row_norms[b] + best[b], 0.0)
                 for f in range(n_features):
                     chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+        total = 0.0
+        for b in range(block):
+            total += lane_inertia[b]
         inertia[chunk] = total
 
 
