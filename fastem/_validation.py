@@ -95,7 +95,9 @@ def check_sample_weight(sample_weight, n_samples):
     if np.any(weights < 0):
         raise ValueError("Negative values in data passed to sample_weight.")
     if not np.any(weights > 0):
-        raise ValueError("sample_weight must have at least one positive entry.")
+        raise ValueError(
+            "sample_weight must have at least one positive entry, got all weights zero."
+        )
     return weights
 
 
