@@ -41,10 +41,24 @@ def _is_array_like(value):
 
 
 def _tolerance(X, tol):
-    """``tol`` scaled by the mean per-feature variance of X (scikit-learn's)."""
+    """``tol`` scaled by the mean per-feature variance of X (scikit-learn's).
+
+    The variance is taken in two passes over slabs of rows, in float64, so no
+    temporary of X's size is made (``np.var`` would make one).
+    """
     if tol == 0:
         return 0.0
-    return float(np.mean(np.var(X, axis=0)) * tol)
+    n_samples = X.shape[0]
+    slab = 1 << 16
+    total = np.zeros(X.shape[1])
+    for start in range(0, n_samples, slab):
+        total += X[start : start + slab].sum(axis=0, dtype=np.float64)
+    mean = total / n_samples
+    squares = np.zeros(X.shape[1])
+    for start in range(0, n_samples, slab):
+        dev = X[start : start + slab] - mean
+        squares += np.einsum("ij,ij->j", dev, dev)
+    return float(np.mean(squares / n_samples) * tol)
 
 
 class KMeans(
