@@ -32,10 +32,18 @@ def ill_defined_message(float32_input=False):
     return message
 
 
-def _shifted(nk, sum_dev):
-    """Mean shifts ``delta_k = sum_dev_k / nk_k`` and the regularised totals."""
+def _shifted(nk, sum_dev, means):
+    """Mean shifts ``delta_k`` and the regularised totals ``nk_k + 10 eps``.
+
+    The new mean ``means + delta`` is scikit-learn's
+    ``sum_i r_ik x_i / (nk_k + 10 eps)``, written about the current mean:
+    ``delta_k = (sum_dev_k - 10 eps mu_k) / (nk_k + 10 eps)``. The ``10 eps mu_k``
+    term is negligible for a live component, but a component that has lost all
+    its rows (``nk_k`` ~ 0) moves to the origin, as in scikit-learn, instead of
+    staying where it was.
+    """
     nk_eps = nk + NK_EPS
-    return nk_eps, sum_dev / nk_eps[:, None]
+    return nk_eps, (sum_dev - NK_EPS * means) / nk_eps[:, None]
 
 
 def update(stats: SuffStats, means, covariance_type, reg_covar):
@@ -59,7 +67,7 @@ def update(stats: SuffStats, means, covariance_type, reg_covar):
     covariances : ndarray
         Shaped as ``GaussianMixture.covariances_``.
     """
-    nk_eps, delta = _shifted(stats.nk, stats.sum_dev)
+    nk_eps, delta = _shifted(stats.nk, stats.sum_dev, means)
     new_means = means + delta
     # sum_i r (x - mu - delta)^2 = S2 - 2 delta s1 + N delta^2, N = nk (no eps).
     nk = stats.nk
