@@ -1,0 +1,301 @@
+"""The public kernel layer (``fastem.kernels``) against ``tests/naive.py``.
+
+The kernels read float32 data as float32 but compute in float64, so they are
+compared with the naive float64 reference on the same values (``X`` cast to
+float64 exactly) at float64 tolerances, whatever the input dtype.
+"""
+
+import math
+
+import naive
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastem import kernels
+from fastem._config import n_threads
+
+RTOL = 1e-10
+
+SHAPES = [
+    # (n_samples, n_features, n_components)
+    (1, 1, 1),  # one row, one feature, one component
+    (5, 3, 2),  # fewer rows than one 32-row block, odd d
+    (33, 4, 3),  # one full block plus one row, even d
+    (64, 1, 3),  # one feature, several components
+    (200, 7, 1),  # one component, odd d
+    (3000, 16, 2),  # several row chunks, d a multiple of 4
+]
+
+
+def _problem(n_samples, n_features, n_components, covariance_type, make_params, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 2.0, (n_samples, n_features)) + 5.0
+    params = make_params(n_components, n_features, covariance_type, seed=seed, X=X)
+    return X, params
+
+
+def _args(params, covariance_type):
+    return (
+        params["means"],
+        params["precisions_cholesky"],
+        params["weights"],
+        covariance_type,
+    )
+
+
+def _layout(X, dtype, order):
+    return np.asarray(X, dtype=dtype, order=order)
+
+
+def _assert_stats_close(stats, expected):
+    nk, sum_dev, scatter, log_likelihood = expected
+    scale = float(np.sqrt(np.abs(scatter).max() * max(nk.max(), 1.0))) + 1.0
+    assert_allclose(stats.nk, nk, rtol=RTOL, atol=1e-12 * max(nk.sum(), 1.0))
+    # sum_dev cancels (it is ~0 near a mean): an absolute floor at its scale.
+    assert_allclose(stats.sum_dev, sum_dev, rtol=RTOL, atol=1e-11 * scale)
+    assert_allclose(stats.scatter, scatter, rtol=RTOL, atol=1e-12 * scale**2)
+    assert stats.log_likelihood == pytest.approx(log_likelihood, rel=RTOL, abs=1e-9)
+
+
+# --- suff_stats and log_resp against the reference ---------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n{}-d{}-k{}".format(*s))
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_suff_stats_matches_naive(
+    shape, order, weighted, covariance_type, dtype, make_params
+):
+    X, params = _problem(*shape, covariance_type, make_params, seed=sum(shape))
+    X = _layout(X, dtype, order)
+    sample_weight = None
+    if weighted:
+        sample_weight = np.random.default_rng(1).uniform(0.0, 3.0, shape[0])
+
+    stats = kernels.suff_stats(
+        X, *_args(params, covariance_type), sample_weight=sample_weight
+    )
+    expected = naive.suff_stats(
+        X.astype(np.float64), *_args(params, covariance_type), sample_weight
+    )
+
+    k, d = shape[2], shape[1]
+    scatter_shape = {
+        "full": (k, d, d),
+        "tied": (d, d),
+        "diag": (k, d),
+        "spherical": (k, d),
+    }[covariance_type]
+    assert stats.nk.shape == (k,)
+    assert stats.sum_dev.shape == (k, d)
+    assert stats.scatter.shape == scatter_shape
+    _assert_stats_close(stats, expected)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n{}-d{}-k{}".format(*s))
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_log_resp_matches_naive(shape, order, covariance_type, dtype, make_params):
+    X, params = _problem(*shape, covariance_type, make_params, seed=sum(shape) + 1)
+    X = _layout(X, dtype, order)
+
+    log_prob_norm, resp = kernels.log_resp(X, *_args(params, covariance_type))
+    lse_only, no_resp = kernels.log_resp(
+        X, *_args(params, covariance_type), return_resp=False
+    )
+    expected_lse, expected_resp = naive.log_resp(
+        X.astype(np.float64), *_args(params, covariance_type)
+    )
+
+    assert resp.shape == (shape[0], shape[2])
+    assert no_resp is None
+    assert_allclose(log_prob_norm, expected_lse, rtol=RTOL, atol=1e-10)
+    assert_array_equal(lse_only, log_prob_norm)
+    assert_allclose(resp, expected_resp, rtol=1e-9, atol=1e-12)
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-13)
+    labels = kernels.labels(X, *_args(params, covariance_type))
+    # Ties aside (none here: random parameters), labels are the argmax.
+    assert_array_equal(labels, expected_resp.argmax(axis=1))
+
+
+def test_log_norm_matches_naive(covariance_type, make_params):
+    k, d = 3, 5
+    params = make_params(k, d, covariance_type, seed=7)
+    precisions = naive.precision_matrices(
+        params["precisions_cholesky"], covariance_type, k, d
+    )
+    expected = [
+        math.log(params["weights"][j])
+        + 0.5 * np.linalg.slogdet(precisions[j])[1]
+        - 0.5 * d * math.log(2 * math.pi)
+        for j in range(k)
+    ]
+    actual = kernels.log_norm(
+        params["precisions_cholesky"], params["weights"], covariance_type, d
+    )
+    assert_allclose(actual, expected, rtol=1e-12)
+
+
+# --- corner rows ---------------------------------------------------------------
+
+
+def test_duplicates_and_a_far_point(covariance_type, dtype, make_params):
+    """A row ~1e4 standard deviations from every component: every exp(log p)
+    underflows to 0, so only a log-sum-exp gives a finite log-likelihood."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(0.0, 1.0, (40, 3))
+    X = np.vstack([X, X[:5], X[:5], [[1e4, -1e4, 1e4]]]).astype(dtype)
+    params = make_params(3, 3, covariance_type, seed=3, X=X[:40])
+    args = _args(params, covariance_type)
+
+    log_prob_norm, resp = kernels.log_resp(X, *args)
+    expected_lse, expected_resp = naive.log_resp(X.astype(np.float64), *args)
+    assert np.all(np.isfinite(log_prob_norm))
+    assert np.all(np.isfinite(resp))
+    assert log_prob_norm[-1] < -1e6  # truly far away
+    assert_allclose(log_prob_norm, expected_lse, rtol=RTOL)
+    assert_allclose(resp, expected_resp, rtol=1e-9, atol=1e-12)
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-13)
+    # Duplicated rows get identical results.
+    assert_array_equal(log_prob_norm[40:45], log_prob_norm[:5])
+    assert_array_equal(log_prob_norm[45:50], log_prob_norm[:5])
+    assert_array_equal(resp[40:45], resp[:5])
+
+    stats = kernels.suff_stats(X, *args)
+    for value in stats:
+        assert np.all(np.isfinite(value))
+    _assert_stats_close(stats, naive.suff_stats(X.astype(np.float64), *args))
+
+
+@pytest.mark.parametrize("n_samples", [1, 5, 33])
+def test_more_chunks_than_rows(n_samples, covariance_type, monkeypatch, make_params):
+    """Chunks without rows add nothing (forced: the public layer never asks)."""
+    monkeypatch.setattr(kernels, "n_chunks_for", lambda n_samples, size: 8)
+    rng = np.random.default_rng(n_samples)
+    X = rng.normal(0.0, 1.0, (n_samples, 3))
+    params = make_params(2, 3, covariance_type, seed=n_samples, X=X)
+    args = _args(params, covariance_type)
+    sample_weight = rng.uniform(0.5, 2.0, n_samples)
+    stats = kernels.suff_stats(X, *args, sample_weight=sample_weight)
+    _assert_stats_close(stats, naive.suff_stats(X, *args, sample_weight))
+    log_prob_norm, resp = kernels.log_resp(X, *args)
+    expected_lse, expected_resp = naive.log_resp(X, *args)
+    assert_allclose(log_prob_norm, expected_lse, rtol=RTOL)
+    assert_allclose(resp, expected_resp, rtol=1e-9, atol=1e-12)
+
+
+def test_zero_weight_rows_contribute_nothing(covariance_type, make_params):
+    rng = np.random.default_rng(4)
+    X = rng.normal(0.0, 1.0, (70, 4))
+    params = make_params(2, 4, covariance_type, seed=4, X=X)
+    args = _args(params, covariance_type)
+    weights = np.ones(70)
+    weights[::3] = 0.0
+    stats = kernels.suff_stats(X, *args, sample_weight=weights)
+    kept = kernels.suff_stats(X[weights > 0], *args)
+    for a, b in zip(stats, kept, strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "covariance_type",
+    [
+        pytest.param(
+            "tied",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="tied kernel: 1 / w overflows to inf for a subnormal "
+                "sample weight, the scatter becomes NaN (reported)",
+            ),
+        ),
+        "full",
+        "diag",
+        "spherical",
+    ],
+)
+def test_subnormal_sample_weight(covariance_type, make_params):
+    rng = np.random.default_rng(6)
+    X = rng.normal(0.0, 1.0, (50, 2))
+    params = make_params(2, 2, covariance_type, seed=6, X=X)
+    args = _args(params, covariance_type)
+    weights = np.ones(50)
+    weights[0] = 1e-320
+    with np.errstate(invalid="ignore"):
+        stats = kernels.suff_stats(X, *args, sample_weight=weights)
+    for value in stats:
+        assert np.all(np.isfinite(value))
+    _assert_stats_close(stats, naive.suff_stats(X, *args, weights))
+
+
+def test_suff_stats_same_for_one_and_two_threads(covariance_type, make_params):
+    """Fixed chunking: bit-identical statistics whatever the thread count."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.0, 1.0, (9000, 5))
+    params = make_params(3, 5, covariance_type, seed=5, X=X)
+    args = _args(params, covariance_type)
+    sample_weight = rng.uniform(0, 2, 9000)
+    with n_threads(1):
+        one = kernels.suff_stats(X, *args, sample_weight=sample_weight)
+        lse_one, resp_one = kernels.log_resp(X, *args)
+    with n_threads(2):
+        two = kernels.suff_stats(X, *args, sample_weight=sample_weight)
+        lse_two, resp_two = kernels.log_resp(X, *args)
+    for a, b in zip(one, two, strict=True):
+        assert_array_equal(a, b)
+    assert_array_equal(lse_one, lse_two)
+    assert_array_equal(resp_one, resp_two)
+
+
+# --- bad input to the public functions -------------------------------------------
+
+
+def _good(covariance_type="full"):
+    X = np.zeros((4, 3))
+    params = {
+        "full": np.stack([np.eye(3)] * 2),
+        "tied": np.eye(3),
+        "diag": np.ones((2, 3)),
+        "spherical": np.ones(2),
+    }[covariance_type]
+    return X, np.zeros((2, 3)), params, np.array([0.5, 0.5])
+
+
+@pytest.mark.parametrize("function", [kernels.suff_stats, kernels.log_resp])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        ({"X": np.zeros(4)}, ValueError, "2-D"),
+        ({"X": np.zeros((2, 4, 3))}, ValueError, "2-D"),
+        ({"X": [[0.0, 0.0, 0.0]]}, ValueError, "NumPy array"),
+        ({"X": np.zeros((4, 3), dtype=np.int64)}, TypeError, "float32 or float64"),
+        ({"X": np.zeros((4, 3), dtype=complex)}, TypeError, "float32 or float64"),
+        ({"means": np.zeros((2, 4))}, ValueError, "means must have shape"),
+        ({"means": np.zeros(3)}, ValueError, "means must have shape"),
+        ({"chol": np.stack([np.eye(3)] * 3)}, ValueError, "precisions_cholesky"),
+        ({"chol": np.eye(3)}, ValueError, "precisions_cholesky"),
+        ({"weights": np.ones(3) / 3}, ValueError, "weights must have shape"),
+        ({"covariance_type": "banana"}, ValueError, "covariance_type must be one"),
+    ],
+)
+def test_kernels_reject_bad_shapes(function, change, error, match):
+    X, means, chol, weights = _good()
+    X = change.get("X", X)
+    means = change.get("means", means)
+    chol = change.get("chol", chol)
+    weights = change.get("weights", weights)
+    covariance_type = change.get("covariance_type", "full")
+    with pytest.raises(error, match=match):
+        function(X, means, chol, weights, covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "diag", "spherical"])
+def test_kernels_reject_a_chol_of_another_family(covariance_type):
+    X, means, _, weights = _good()
+    with pytest.raises(ValueError, match="precisions_cholesky"):
+        kernels.suff_stats(X, means, _good("full")[2], weights, covariance_type)
+
+
+def test_suff_stats_rejects_wrong_sample_weight_length():
+    X, means, chol, weights = _good()
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
+        kernels.suff_stats(X, means, chol, weights, "full", np.ones(5))
