@@ -15,8 +15,11 @@ from .._config import jit
 MIN_CHUNK_ROWS = 2048
 #: Upper bound on the chunk count (enough to balance many threads).
 MAX_CHUNKS = 64
-#: Budget for all chunk buffers together, in float64 values (8 MiB).
-BUFFER_BUDGET = 1 << 20
+#: Budget for all chunk buffers together, in float64 values (16 MiB). Big
+#: per-chunk buffers (full covariances, d=64, k=32: 1 MiB each) still get about
+#: 15 chunks, enough to keep two threads balanced; small ones hit MAX_CHUNKS
+#: first (d=16, k=64: 64 chunks, 9 MiB).
+BUFFER_BUDGET = 1 << 21
 
 
 def n_chunks_for(n_samples, buffer_size):
