@@ -15,26 +15,50 @@ import numpy as np
 from numba import prange
 
 from .._config import jit
-from ._block import BLOCK, load_block, log_sum_exp_block
+from ._block import load_block, log_sum_exp_block
 from ._reduce import chunk_bounds
+
+#: Rows per block (long enough to amortise the reductions' horizontal sums).
+BLOCK = 256
 
 
 @jit
 def _log_density_block(xt, means, prec_chol, log_norm, logp):
     """``logp[k, b] = log_norm[k] - 1/2 sum_j (prec_chol[k, j] (x - mu))^2``."""
-    n_features = xt.shape[0]
+    n_features, n_rows = xt.shape
     n_components = means.shape[0]
     for k in range(n_components):
-        for b in range(BLOCK):
+        for b in range(n_rows):
             logp[k, b] = 0.0
         for j in range(n_features):
             mu = means[k, j]
             p = prec_chol[k, j]
-            for b in range(BLOCK):
+            for b in range(n_rows):
                 y = (xt[j, b] - mu) * p
                 logp[k, b] += y * y
-        for b in range(BLOCK):
+        for b in range(n_rows):
             logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
+
+
+@jit
+def _accumulate(xt, mu, r, nk, s1, s2):
+    """Add one component's ``sum r``, ``sum r (x - mu)`` and ``sum r (x - mu)^2``."""
+    n_features, n_rows = xt.shape
+    total = 0.0
+    for b in range(n_rows):
+        total += r[b]
+    nk[0] += total
+    for j in range(n_features):
+        m = mu[j]
+        t1 = 0.0
+        t2 = 0.0
+        for b in range(n_rows):
+            dev = xt[j, b] - m
+            w = r[b] * dev
+            t1 += w
+            t2 += w * dev
+        s1[j] += t1
+        s2[j] += t2
 
 
 @jit(parallel=True)
@@ -82,21 +106,14 @@ def suff_stats_diag(X, sample_weight, means, prec_chol, log_norm, n_chunks):
             _log_density_block(xt, means, prec_chol, log_norm, logp)
             chunk_ll += log_sum_exp_block(logp, wt, resp, lse, scratch)
             for k in range(n_components):
-                total = 0.0
-                for b in range(BLOCK):
-                    total += resp[k, b]
-                nk[chunk, k] += total
-                for j in range(n_features):
-                    mu = means[k, j]
-                    t1 = 0.0
-                    t2 = 0.0
-                    for b in range(BLOCK):
-                        dev = xt[j, b] - mu
-                        w = resp[k, b] * dev
-                        t1 += w
-                        t2 += w * dev
-                    s1[chunk, k, j] += t1
-                    s2[chunk, k, j] += t2
+                _accumulate(
+                    xt,
+                    means[k],
+                    resp[k],
+                    nk[chunk, k : k + 1],
+                    s1[chunk, k],
+                    s2[chunk, k],
+                )
         loglik[chunk] = chunk_ll
     return nk, s1, s2, loglik
 
