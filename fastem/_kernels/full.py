@@ -36,11 +36,13 @@ from ._block import log_sum_exp_block
 from ._reduce import chunk_bounds
 
 #: Rows per block: the row dimension of the E-step matrix products.
-BLOCK = 256
-#: Target number of output rows (component x column) per E-step product.
+BLOCK = 128
+#: Target number of output rows (component x column) per E-step product: the
+#: 128 x 128 product (128 KiB) stays in L2 next to the block's other work arrays.
 PRODUCT_ROWS = 128
-#: Features per column slice of the precision factors.
-SLICE_FEATURES = 16
+#: Features per column slice of the precision factors. With ``s`` slices the
+#: products do ``(1 + 1/s) / 2`` of the multiply-adds of full ``d x d`` factors.
+SLICE_FEATURES = 8
 
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE = {"controller": None, "depth": 0, "limiter": None}
