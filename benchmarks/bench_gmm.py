@@ -141,7 +141,7 @@ class FusedEStep(_Base):
 class GaussianMixtureThreads(_Base):
     """Fit and per-iteration time on 1 and 2 threads (numba / BLAS+OpenMP)."""
 
-    params = (BACKENDS, [1, 2], common.COVARIANCE_TYPES)
+    params = (BACKENDS, [1, 2], common.SOME_COVARIANCE_TYPES)
     param_names = ["backend", "threads", "covariance_type"]
 
     def setup(self, backend, threads, covariance_type):
@@ -163,7 +163,7 @@ class GaussianMixtureThreads(_Base):
 class RealData(_Base):
     """Fit on the real datasets (skipped when ../shared/data is absent)."""
 
-    params = (BACKENDS, ["cover", "http", "shuttle"], common.COVARIANCE_TYPES)
+    params = (BACKENDS, ["cover", "http", "shuttle"], common.SOME_COVARIANCE_TYPES)
     param_names = ["backend", "dataset", "covariance_type"]
     k = 8
 
