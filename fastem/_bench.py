@@ -87,17 +87,31 @@ def _gmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=N
     token = data if data else f"{_size(n)}x{d}"
     suffix = "" if dtype == "float64" else "-f32"
     return Case(
-        f"gmm-{cov}-{token}-k{k}{suffix}", "gmm", k, cov, n, d,
-        data or "blobs", dtype, measures,
-    )  # fmt: skip
+        f"gmm-{cov}-{token}-k{k}{suffix}",
+        "gmm",
+        k,
+        cov,
+        n,
+        d,
+        data or "blobs",
+        dtype,
+        measures,
+    )
 
 
 def _kmeans_case(n, d, k, dtype="float32", measures=("time",)):
     suffix = "" if dtype == "float64" else "-f32"
     return Case(
-        f"kmeans-{_size(n)}x{d}-k{k}{suffix}", "kmeans", k, "", n, d,
-        "blobs", dtype, measures,
-    )  # fmt: skip
+        f"kmeans-{_size(n)}x{d}-k{k}{suffix}",
+        "kmeans",
+        k,
+        "",
+        n,
+        d,
+        "blobs",
+        dtype,
+        measures,
+    )
 
 
 def default_cases(quick=False, real_data=False):
@@ -832,7 +846,19 @@ def _fmt_time(seconds):
 
 
 def _fmt_mib(nbytes):
-    return "n/a" if nbytes is None else f"{nbytes / 2**20:,.0f} MiB"
+    if nbytes is None:
+        return "n/a"
+    if nbytes < 2**20:
+        return "< 1 MiB"
+    return f"{nbytes / 2**20:,.0f} MiB"
+
+
+def _memory_ratio(sklearn_bytes, fastem_bytes):
+    if sklearn_bytes is None or fastem_bytes is None:
+        return "n/a"
+    if fastem_bytes < 2**20:  # below the resolution of a ratio worth printing
+        return f"> {max(sklearn_bytes, 0) / 2**20:,.0f}x less"
+    return f"{sklearn_bytes / fastem_bytes:,.1f}x less"
 
 
 def _median(values):
@@ -918,7 +944,7 @@ def render_markdown(results, compile_times, info, command, a, m, repeats):
             if mem:
                 sk_m = mem.get("sklearn", {}).get("delta")
                 fe_m = mem.get("fastem", {}).get("delta")
-                ratio = _speedup(sk_m, fe_m).replace("x", "x less")
+                ratio = _memory_ratio(sk_m, fe_m)
                 lines.append(
                     f"| {label} | peak memory of fit | {_fmt_mib(sk_m)} | "
                     f"{_fmt_mib(fe_m)} | {ratio} |"
@@ -988,8 +1014,10 @@ def render_markdown(results, compile_times, info, command, a, m, repeats):
             if not runs:
                 lines.append(f"| {label} | n/a | n/a | n/a |")
                 continue
-            cells = [_fmt_time(_median([r[p] for r in runs])) for p in
-                     ("import", "first_fit", "total")]  # fmt: skip
+            cells = [
+                _fmt_time(_median([r[p] for r in runs]))
+                for p in ("import", "first_fit", "total")
+            ]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         if reason:
             lines.append(f"\n({reason})")
@@ -1072,6 +1100,12 @@ def _parser():
     )
     parser.add_argument("--markdown-out", default=None, help="also write the table")
     parser.add_argument("--json-out", default=None, help="write raw timings as JSON")
+    parser.add_argument(
+        "--render",
+        default=None,
+        metavar="JSON",
+        help="print the report of an earlier --json-out file; measure nothing",
+    )
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -1092,15 +1126,26 @@ def _select(cases_arg, quick, real_data, dtype):
         chosen = default_cases(quick, real_data)
     if dtype:
         chosen = [
-            replace(c, dtype=dtype, name=c.name.removesuffix("-f32")
-                    + ("-f32" if dtype == "float32" else ""))
+            replace(
+                c,
+                dtype=dtype,
+                name=c.name.removesuffix("-f32")
+                + ("-f32" if dtype == "float32" else ""),
+            )
             for c in chosen
-        ]  # fmt: skip
+        ]
     return chosen
 
 
-def _to_jsonable(results, compile_times, info):
-    out = {"machine": info, "cases": []}
+def _to_jsonable(results, compile_times, info, command, a, m, repeats):
+    out = {
+        "command": command,
+        "warmup_iters": a,
+        "iters": m,
+        "repeats": repeats,
+        "machine": info,
+        "cases": [],
+    }
     for res in results:
         out["cases"].append(
             {
@@ -1118,8 +1163,31 @@ def _to_jsonable(results, compile_times, info):
             }
         )
     if compile_times:
-        out["compile"] = compile_times[0]
+        out["compile"], out["compile_skipped"] = compile_times
     return out
+
+
+def _from_jsonable(data):
+    """Rebuild the report inputs from :func:`_to_jsonable` output."""
+    results = []
+    for item in data["cases"]:
+        case = dict(item["case"])
+        case["measures"] = tuple(case["measures"])
+        res = CaseResult(Case(**case), shape=tuple(item["shape"]))
+        for measure, per in item["times"].items():
+            for key, values in per.items():
+                backend, _, count = key.partition("@")
+                res.times.setdefault(measure, {})[(backend, int(count))] = values
+        res.quality = item["quality"]
+        res.n_iter = item["n_iter"]
+        res.memory = item["memory"]
+        res.notes = item["notes"]
+        res.probe = {int(k): v for k, v in item.get("probe", {}).items()}
+        results.append(res)
+    compile_times = None
+    if "compile" in data:
+        compile_times = (data["compile"], data.get("compile_skipped"))
+    return results, compile_times
 
 
 def main(argv=None):
@@ -1139,6 +1207,22 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.memory_worker:
         _memory_worker(json.loads(args.memory_worker))
+        return 0
+    if args.render:
+        data = json.loads(Path(args.render).read_text())
+        results, compile_times = _from_jsonable(data)
+        report = render_markdown(
+            results,
+            compile_times,
+            data["machine"],
+            data["command"],
+            data["warmup_iters"],
+            data["iters"],
+            data["repeats"],
+        )
+        print(report)
+        if args.markdown_out:
+            Path(args.markdown_out).write_text(report)
         return 0
     data_dir = find_data_dir(args.data_dir)
     cases = _select(args.cases, args.quick, data_dir is not None, args.dtype)
@@ -1192,14 +1276,20 @@ def main(argv=None):
         + " "
         + " ".join(shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv))
     )
-    report = render_markdown(results, compile_times, info, command.strip(), a, m,
-                             repeats)  # fmt: skip
+    report = render_markdown(
+        results, compile_times, info, command.strip(), a, m, repeats
+    )
     print(report)
     if args.markdown_out:
         Path(args.markdown_out).write_text(report)
     if args.json_out:
         Path(args.json_out).write_text(
-            json.dumps(_to_jsonable(results, compile_times, info), indent=1)
+            json.dumps(
+                _to_jsonable(
+                    results, compile_times, info, command.strip(), a, m, repeats
+                ),
+                indent=1,
+            )
         )
     return 0
 
