@@ -110,35 +110,40 @@ def suff_stats_tied(
         dev = np.empty((n_features, BLOCK))
         wdev = np.empty((n_features, BLOCK))
         wt = np.empty(BLOCK)
-        inv_w = np.empty(BLOCK)
+        ones = np.empty(BLOCK)
         lse = np.empty(BLOCK)
         scratch = np.empty(BLOCK)
         logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
+        prob = np.empty((n_components, BLOCK))
         chunk_ll = 0.0
+        for b in range(BLOCK):
+            ones[b] = 1.0
         for row in range(start, stop, BLOCK):
             load_block(X, sample_weight, row, min(row + BLOCK, stop), xt, wt)
             _project(xt, center, prec_chol, xc, y)
             _log_density_block(y, proj, log_norm, logp)
-            chunk_ll += log_sum_exp_block(logp, wt, resp, lse, scratch)
+            # Unweighted responsibilities p; the row weight is applied by
+            # multiplication below, never divided out (a subnormal weight
+            # would overflow 1 / w).
+            log_sum_exp_block(logp, ones, prob, lse, scratch)
             for b in range(BLOCK):
-                inv_w[b] = 1.0 / wt[b] if wt[b] > 0.0 else 0.0
-            # dev = xc - sum_k r_k means_c[k]  (r unweighted: resp / w)
+                chunk_ll += wt[b] * lse[b]
+            # dev = xc - sum_k p_k means_c[k]
             for j in range(n_features):
                 for b in range(BLOCK):
                     dev[j, b] = xc[j, b]
             for k in range(n_components):
                 total = 0.0
                 for b in range(BLOCK):
-                    total += resp[k, b]
+                    total += prob[k, b] * wt[b]
                 nk[chunk, k] += total
                 for j in range(n_features):
                     mu = means_c[k, j]
                     t1 = 0.0
                     for b in range(BLOCK):
-                        r = resp[k, b]
-                        t1 += r * (xc[j, b] - mu)
-                        dev[j, b] -= r * inv_w[b] * mu
+                        p = prob[k, b]
+                        t1 += p * wt[b] * (xc[j, b] - mu)
+                        dev[j, b] -= p * mu
                     s1[chunk, k, j] += t1
             for j in range(n_features):
                 for b in range(BLOCK):
@@ -149,16 +154,17 @@ def suff_stats_tied(
                     for b in range(BLOCK):
                         a += wdev[j, b] * dev[i, b]
                     within[chunk, j, i] += a
+            # between += sum_b w_b (diag(p_b) - p_b p_b^T)
             for k in range(n_components):
                 for b in range(BLOCK):
-                    scratch[b] = resp[k, b] * inv_w[b]
+                    scratch[b] = prob[k, b] * wt[b]
                 for m in range(k + 1):
                     a = 0.0
                     for b in range(BLOCK):
-                        a -= scratch[b] * resp[m, b]
+                        a -= scratch[b] * prob[m, b]
                     if m == k:
                         for b in range(BLOCK):
-                            a += resp[k, b]
+                            a += scratch[b]
                     between[chunk, k, m] += a
         loglik[chunk] = chunk_ll
     return nk, s1, within, between, loglik
