@@ -46,7 +46,7 @@ class _Base:
 class GaussianMixtureFit(_Base):
     """Fit on generated blobs, every covariance type and target size."""
 
-    params = (BACKENDS, common.GMM_CASES, common.DTYPES)
+    params = (BACKENDS, common.GMM_CASES, common.FIT_DTYPES)
     param_names = ["backend", "case", "dtype"]
 
     def setup(self, backend, case, dtype):
@@ -74,7 +74,7 @@ class GaussianMixtureFit(_Base):
 class GaussianMixturePredict(_Base):
     """predict_proba and score_samples of a fitted model on all rows."""
 
-    params = (BACKENDS, common.GMM_CASES, common.DTYPES)
+    params = (BACKENDS, common.GMM_CASES, common.FIT_DTYPES)
     param_names = ["backend", "case", "dtype"]
 
     def setup(self, backend, case, dtype):

@@ -87,30 +87,29 @@ def _gmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=N
     token = data if data else f"{_size(n)}x{d}"
     suffix = "" if dtype == "float64" else "-f32"
     return Case(
-        f"gmm-{cov}-{token}-k{k}{suffix}",
-        "gmm",
-        k,
-        cov,
-        n,
-        d,
-        data or "blobs",
-        dtype,
-        measures,
+        name=f"gmm-{cov}-{token}-k{k}{suffix}",
+        model="gmm",
+        k=k,
+        covariance_type=cov,
+        n=n,
+        d=d,
+        data=data or "blobs",
+        dtype=dtype,
+        measures=measures,
     )
 
 
 def _kmeans_case(n, d, k, dtype="float32", measures=("time",)):
     suffix = "" if dtype == "float64" else "-f32"
     return Case(
-        f"kmeans-{_size(n)}x{d}-k{k}{suffix}",
-        "kmeans",
-        k,
-        "",
-        n,
-        d,
-        "blobs",
-        dtype,
-        measures,
+        name=f"kmeans-{_size(n)}x{d}-k{k}{suffix}",
+        model="kmeans",
+        k=k,
+        covariance_type="",
+        n=n,
+        d=d,
+        dtype=dtype,
+        measures=measures,
     )
 
 
