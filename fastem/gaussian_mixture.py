@@ -1,12 +1,11 @@
 """Gaussian mixture model fitted by one-pass compiled EM."""
 
 import numpy as np
-from sklearn.mixture import GaussianMixture as _SkGaussianMixture
 from sklearn.utils import check_random_state
 
 from . import _init, _mstep, kernels
 from ._base import BaseEMMixture
-from ._validation import as_float_array, check_shape
+from ._validation import SklearnConstraints, as_float_array, check_shape
 
 
 class GaussianMixture(BaseEMMixture):
@@ -104,7 +103,7 @@ class GaussianMixture(BaseEMMixture):
     np.True_
     """
 
-    _parameter_constraints: dict = dict(_SkGaussianMixture._parameter_constraints)
+    _parameter_constraints = SklearnConstraints("sklearn.mixture", "GaussianMixture")
 
     def __init__(
         self,
