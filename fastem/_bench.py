@@ -517,14 +517,20 @@ def _warm_up(case, X, init_or_centres, configs):
 PROBE_ROWS = 200_000
 
 
-def _probe_sklearn(case, X, start, counts):
-    """Time a 2-iteration scikit-learn fit on the first rows at each count."""
+def _probe_sklearn(case, X, start, counts, rounds=2):
+    """Best of ``rounds`` 2-iteration scikit-learn fits on the first rows, per count.
+
+    The counts alternate (1, 2, 1, 2, ...) so that a burst of load from other
+    processes does not decide the choice on its own.
+    """
     fit = fit_gmm if case.model == "gmm" else fit_kmeans
     small = X[:PROBE_ROWS]
     seconds = {}
-    for count in counts:
-        with threads("sklearn", count):
-            seconds[count], _ = _timed(fit, "sklearn", case, small, start, 2)
+    for _ in range(rounds):
+        for count in counts:
+            with threads("sklearn", count):
+                t, _ = _timed(fit, "sklearn", case, small, start, 2)
+            seconds[count] = min(t, seconds.get(count, t))
     return seconds
 
 
@@ -911,8 +917,9 @@ def render_markdown(results, compile_times, info, command, a, m, repeats):
         "backends start from the same parameters with `tol=0`, `n_init=1` and a "
         f"fixed `max_iter`; one iteration = (time at max_iter={a + m} - time at "
         f"max_iter={a}) / {m}. scikit-learn runs at its faster of 1 and 2 "
-        "BLAS/OpenMP threads (shown; picked by a 2-iteration probe fit on the "
-        f"first {PROBE_ROWS:,} rows unless `--sklearn-threads both`), fastem on 2 "
+        "BLAS/OpenMP threads (shown; picked by the best of two 2-iteration probe "
+        f"fits on the first {PROBE_ROWS:,} rows at each count, unless "
+        "`--sklearn-threads both`), fastem on 2 "
         "numba threads. Peak memory = peak RSS minus RSS after loading the data "
         f"and warming up, during a fit with max_iter={MEMORY_ITER}, in a fresh "
         "process.",
