@@ -111,6 +111,30 @@ def load_block(X, sample_weight, start, stop, xt, wt):
 
 
 @jit
+def store_block(lse, resp, row, count, lse_out, resp_out):
+    """Copy a block's ``lse`` and (if ``resp_out`` has rows) responsibilities.
+
+    Parameters
+    ----------
+    lse : ndarray of shape (n_rows,)
+    resp : ndarray of shape (n_components, n_rows)
+    row : int
+        First output row of the block.
+    count : int
+        Number of real (not padding) rows in the block.
+    lse_out : ndarray of shape (n_samples,)
+    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
+    """
+    for b in range(count):
+        lse_out[row + b] = lse[b]
+    if resp_out.shape[0] > 0:
+        n_components = resp.shape[0]
+        for b in range(count):
+            for k in range(n_components):
+                resp_out[row + b, k] = resp[k, b]
+
+
+@jit
 def log_sum_exp_block(logp, wt, resp, lse, scratch):
     """Normalise a block of weighted log-densities.
 

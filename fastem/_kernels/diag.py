@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from .._config import jit
-from ._block import load_block, log_sum_exp_block
+from ._block import load_block, log_sum_exp_block, store_block
 from ._reduce import chunk_bounds
 
 #: Rows per block (long enough to amortise the reductions' horizontal sums).
@@ -134,7 +134,6 @@ def log_resp_diag(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out):
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    want_resp = resp_out.shape[0] > 0
     no_weights = np.empty(0)
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
@@ -149,9 +148,4 @@ def log_resp_diag(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out):
             load_block(X, no_weights, row, row + count, xt, wt)
             _log_density_block(xt, means, prec_chol, log_norm, logp)
             log_sum_exp_block(logp, wt, resp, lse, scratch)
-            for b in range(count):
-                lse_out[row + b] = lse[b]
-            if want_resp:
-                for b in range(count):
-                    for k in range(n_components):
-                        resp_out[row + b, k] = resp[k, b]
+            store_block(lse, resp, row, count, lse_out, resp_out)

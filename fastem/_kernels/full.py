@@ -32,7 +32,7 @@ import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS np.dot calls
 from numba import prange
 
 from .._config import jit
-from ._block import log_sum_exp_block
+from ._block import log_sum_exp_block, store_block
 from ._reduce import chunk_bounds
 
 #: Rows per block: the row dimension of the E-step matrix products.
@@ -365,7 +365,6 @@ def _log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out, p
     n_slices, group = plan
     ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
     proj_rows = group * (-(-n_features // n_slices))
-    want_resp = resp_out.shape[0] > 0
     no_weights = np.empty(0)
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
@@ -382,12 +381,7 @@ def _log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out, p
             _load(X, no_weights, row, row + count, ref, xt, xc, wt)
             _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp)
             log_sum_exp_block(logp, wt, resp, lse, scratch)
-            for b in range(count):
-                lse_out[row + b] = lse[b]
-            if want_resp:
-                for b in range(count):
-                    for k in range(n_components):
-                        resp_out[row + b, k] = resp[k, b]
+            store_block(lse, resp, row, count, lse_out, resp_out)
 
 
 def log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out):

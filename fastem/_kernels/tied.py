@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from .._config import jit
-from ._block import BLOCK, load_block, log_sum_exp_block
+from ._block import BLOCK, load_block, log_sum_exp_block, store_block
 from ._reduce import chunk_bounds
 
 
@@ -186,7 +186,6 @@ def log_resp_tied(X, center, prec_chol, proj, log_norm, n_chunks, resp_out, lse_
     """
     n_samples, n_features = X.shape
     n_components = proj.shape[0]
-    want_resp = resp_out.shape[0] > 0
     no_weights = np.empty(0)
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
@@ -204,9 +203,4 @@ def log_resp_tied(X, center, prec_chol, proj, log_norm, n_chunks, resp_out, lse_
             _project(xt, center, prec_chol, xc, y)
             _log_density_block(y, proj, log_norm, logp)
             log_sum_exp_block(logp, wt, resp, lse, scratch)
-            for b in range(count):
-                lse_out[row + b] = lse[b]
-            if want_resp:
-                for b in range(count):
-                    for k in range(n_components):
-                        resp_out[row + b, k] = resp[k, b]
+            store_block(lse, resp, row, count, lse_out, resp_out)
