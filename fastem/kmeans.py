@@ -17,9 +17,11 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels.kmeans import (
+    LloydBounds,
     _assigned_pass,
     _distance_matrix,
     _is_same_clustering,
+    _lloyd_bounded_pass,
     _lloyd_pass,
 )
 from ._validation import (
@@ -102,8 +104,11 @@ class KMeans(
         Accepted for compatibility. fastem never modifies ``X`` (it subtracts the
         column means inside the kernel instead of from a copy of the data).
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
-        Accepted for compatibility; both run the same Lloyd iterations (Elkan's
-        algorithm computes the same iterates with fewer distance evaluations).
+        Accepted for compatibility; both run the same Lloyd iterations. For
+        larger problems (``n_clusters * n_features >= 128``) fastem skips, as
+        Elkan's and Hamerly's algorithms do, the rows whose distance bounds prove
+        that their label cannot change; labels and centres are those of the
+        plain iteration.
 
     Attributes
     ----------
@@ -438,6 +443,20 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
         step.weights[old_cluster] -= weight
 
 
+#: Bounds are used when ``n_clusters * n_features`` reaches this (measured:
+#: slower at d=2, k=8; several times faster at d=16, k=64).
+_BOUNDS_MIN_WORK = 128
+
+
+def _pass(X, sample_weight, centers, shift, labels_in, labels_out, bounds):
+    """Run a Lloyd pass, with ``bounds`` if given (:func:`_lloyd_bounded_pass`)."""
+    if bounds is None:
+        return _lloyd_pass(X, sample_weight, centers, shift, labels_out)
+    return _lloyd_bounded_pass(
+        X, sample_weight, centers, shift, labels_in, labels_out, bounds
+    )
+
+
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
@@ -450,10 +469,25 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     labels_old = None
     strict = False
     buffers = np.empty((2, X.shape[0]), dtype=np.int32)
+    # Hamerly's bounds skip the rows whose label cannot change (the labels and
+    # sums are those of the full pass); they pay off when comparing a row with
+    # every centre costs more than reading and writing two bounds.
+    bounds = None
+    if centers.shape[0] * centers.shape[1] >= _BOUNDS_MIN_WORK:
+        bounds = LloydBounds(X.shape[0])
     for iteration in range(max_iter):
-        step = _lloyd_pass(X, sample_weight, centers, shift, buffers[iteration % 2])
+        step = _pass(
+            X,
+            sample_weight,
+            centers,
+            shift,
+            buffers[(iteration + 1) % 2],
+            buffers[iteration % 2],
+            bounds,
+        )
         if verbose:
-            print(f"Iteration {iteration}, inertia {step.inertia}.")
+            _, inertia = _assigned_pass(X, sample_weight, centers, shift, step.labels)
+            print(f"Iteration {iteration}, inertia {inertia}.")
         if not np.all(step.weights > 0):
             _relocate_empty_clusters(
                 X, sample_weight, centers, shift, step.labels, step
@@ -477,9 +511,16 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
             break
         labels_old = labels
     if not strict:
-        out = buffers[(iteration + 1) % 2]
-        labels = _lloyd_pass(X, sample_weight, centers, shift, out).labels
-    # The kernel's inertia uses the expanded distance; report the direct one.
+        labels = _pass(
+            X,
+            sample_weight,
+            centers,
+            shift,
+            buffers[iteration % 2],
+            buffers[(iteration + 1) % 2],
+            bounds,
+        ).labels
+    # The inertia of the returned labels and centres, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1
 

@@ -10,9 +10,15 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import fastem.kmeans
 from fastem import KMeans
 from fastem._config import n_threads
-from fastem._kernels.kmeans import lloyd_step
+from fastem._kernels.kmeans import (
+    LloydBounds,
+    _lloyd_bounded_pass,
+    _lloyd_pass,
+    lloyd_step,
+)
 
 
 def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
@@ -39,6 +45,14 @@ def first_rows_of_each_blob(X, n_clusters, seed=0):
         random_state=seed,
     )
     return np.array([X[np.flatnonzero(y == c)[0]] for c in range(n_clusters)])
+
+
+@pytest.fixture(params=["bounds", "full"])
+def lloyd_pass(request, monkeypatch):
+    """Run the fit with Hamerly's bounds for any problem size, or never."""
+    threshold = 0 if request.param == "bounds" else np.inf
+    monkeypatch.setattr(fastem.kmeans, "_BOUNDS_MIN_WORK", threshold)
+    return request.param
 
 
 # --- the kernel against the naive reference ---------------------------------
@@ -80,6 +94,43 @@ def test_lloyd_step_ties_go_to_the_first_centre():
     assert_array_equal(lloyd_step(X, centers[1:3]).labels, [0, 0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_clusters",
+    [(1, 1, 1), (37, 1, 3), (5000, 3, 1), (9000, 16, 64), (20000, 5, 7)],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bounded_pass_equals_full_pass(
+    n_samples, n_features, n_clusters, dtype, weighted
+):
+    # Random (unclustered) data: many rows near decision boundaries. The centres
+    # move by Lloyd updates, then one jumps far away and back; every pass must
+    # give the labels, sums and weights of the full pass, bit for bit.
+    rng = np.random.default_rng(n_samples + n_clusters)
+    X = rng.standard_normal((n_samples, n_features)).astype(dtype)
+    shift = X.mean(axis=0, dtype=np.float64)
+    weights = rng.uniform(0, 3, n_samples) if weighted else np.empty(0)
+    centers = X[rng.choice(n_samples, n_clusters)].astype(np.float64) - shift
+    bounds = LloydBounds(n_samples)
+    buffers = np.zeros((2, n_samples), dtype=np.int32)
+    for iteration in range(8):
+        labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
+        step = _lloyd_bounded_pass(
+            X, weights, centers, shift, labels_in, labels_out, bounds
+        )
+        full = _lloyd_pass(X, weights, centers, shift)
+        assert_array_equal(step.labels, full.labels)
+        assert_array_equal(step.sums, full.sums)
+        assert_array_equal(step.weights, full.weights)
+        positive = full.weights > 0
+        centers = centers.copy()
+        centers[positive] = full.sums[positive] / full.weights[positive, None]
+        if iteration == 4:
+            centers[0] += 50.0
+        elif iteration == 5:
+            centers[0] -= 50.0
+
+
 def test_lloyd_step_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same number of columns"):
         lloyd_step(np.zeros((3, 2)), np.zeros((2, 3)))
@@ -87,7 +138,7 @@ def test_lloyd_step_rejects_mismatched_shapes():
         lloyd_step(np.zeros((3, 2)), np.zeros((2, 2)), sample_weight=np.ones(2))
 
 
-def test_fixed_iterations_match_naive_lloyd():
+def test_fixed_iterations_match_naive_lloyd(lloyd_pass):
     X = blobs(1500, 3, 4, seed=3)
     init = X[:4] + 0.1  # a poor start, so the centres move for a while
     km = KMeans(4, init=init, n_init=1, max_iter=6, tol=0).fit(X)
@@ -102,7 +153,7 @@ def test_fixed_iterations_match_naive_lloyd():
 
 @pytest.mark.parametrize("max_iter", [1, 2, 300])
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
-def test_same_initial_centres_as_sklearn(max_iter, tol):
+def test_same_initial_centres_as_sklearn(max_iter, tol, lloyd_pass):
     X = blobs(3000, 5, 6, seed=1)
     init = X[[0, 1, 2, 3, 4, 5]]  # rows of whatever blobs: several iterations
     ours = KMeans(6, init=init, n_init=1, max_iter=max_iter, tol=tol).fit(X)
@@ -116,7 +167,7 @@ def test_same_initial_centres_as_sklearn(max_iter, tol):
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 @pytest.mark.parametrize("n_init", ["auto", 3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_same_random_state_as_sklearn(init, n_init, weighted):
+def test_same_random_state_as_sklearn(init, n_init, weighted, lloyd_pass):
     X = blobs(2500, 3, 8, seed=2)
     rng = np.random.default_rng(0)
     weights = rng.uniform(0.5, 2.0, X.shape[0]) if weighted else None
@@ -144,7 +195,23 @@ def test_callable_init_sees_centred_data_like_sklearn():
     assert_allclose(seen, 0, atol=1e-10)
 
 
-def test_empty_cluster_is_relocated_like_sklearn():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unclustered_data_match_sklearn(dtype, lloyd_pass):
+    # No cluster structure: centres move for many iterations and many rows
+    # change labels, which exercises the bounds far more than blobs do.
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((6000, 16)).astype(dtype)
+    init = X[rng.choice(6000, 24, replace=False)]
+    ours = KMeans(24, init=init, n_init=1, max_iter=20, tol=0).fit(X)
+    ref = SklearnKMeans(24, init=init, n_init=1, max_iter=20, tol=0).fit(X)
+    assert_array_equal(ours.labels_, ref.labels_)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=rtol, atol=0)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=rtol)
+    assert ours.n_iter_ == ref.n_iter_
+
+
+def test_empty_cluster_is_relocated_like_sklearn(lloyd_pass):
     X = blobs(600, 2, 3, seed=5)
     init = np.vstack([first_rows_of_each_blob(X, 3, seed=5), [[1e4, 1e4], [-1e4, 0]]])
     ours = KMeans(5, init=init, n_init=1).fit(X)
@@ -166,7 +233,7 @@ def test_tolerance_is_relative_to_the_variance():
         assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
 
 
-def test_float32_data():
+def test_float32_data(lloyd_pass):
     X64 = blobs(3000, 6, 5, seed=8)
     X32 = X64.astype(np.float32)
     init = first_rows_of_each_blob(X64, 5, seed=8)
@@ -186,7 +253,7 @@ def test_float32_data():
 # --- sample weights ------------------------------------------------------------
 
 
-def test_integer_weights_equal_repeated_rows():
+def test_integer_weights_equal_repeated_rows(lloyd_pass):
     X = blobs(400, 3, 4, seed=9)
     rng = np.random.default_rng(1)
     weights = rng.integers(1, 4, X.shape[0])
@@ -198,7 +265,7 @@ def test_integer_weights_equal_repeated_rows():
     assert_array_equal(np.repeat(weighted.labels_, weights), repeated.labels_)
 
 
-def test_zero_weight_equals_dropping_the_row():
+def test_zero_weight_equals_dropping_the_row(lloyd_pass):
     X = blobs(400, 3, 4, seed=10)
     weights = np.ones(X.shape[0])
     weights[::7] = 0
@@ -220,7 +287,7 @@ def test_scalar_weight_is_uniform():
 # --- determinism, threads, pickling -----------------------------------------
 
 
-def test_one_and_two_threads_are_bit_identical():
+def test_one_and_two_threads_are_bit_identical(lloyd_pass):
     X = blobs(20000, 7, 9, seed=12)  # several chunks
     results = []
     for count in (1, 2):
@@ -277,7 +344,7 @@ def test_predict_transform_score():
     assert_array_equal(km.get_feature_names_out(), [f"kmeans{i}" for i in range(4)])
 
 
-def test_verbose_prints_progress(capsys):
+def test_verbose_prints_progress(capsys, lloyd_pass):
     X = blobs(200, 2, 2, seed=15)
     KMeans(2, random_state=0, verbose=1).fit(X)
     out = capsys.readouterr().out

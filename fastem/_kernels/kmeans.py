@@ -26,6 +26,19 @@ inertia from the expanded form ``||x||^2 + min_c(||c||^2 - 2 x.c)``; where it
 must be exact (the fitted ``inertia_``), :func:`_assigned_sq_distances`
 recomputes ``||x - c||^2`` for the assigned centres in one cheap extra pass.
 
+Skipping rows with distance bounds
+----------------------------------
+Within a fit, :func:`_lloyd_bounded_chunks` keeps Hamerly's two bounds per row
+(an upper bound of its distance to its centre, a lower bound of its distance to
+every other centre: two arrays of n floats) and moves them by how far the
+centres moved. Rows whose bounds prove that their label cannot change skip the
+comparison with every centre; the others go, gathered ``block`` at a time,
+through the same tile as above, which also reports the runner-up for the new
+lower bound. Both bounds carry a margin far above the rounding error of the
+expanded distance, so the labels are exactly those of the full pass, and the
+sums are accumulated over the rows in the same order, so they are bit-identical
+too. Reading X for the sums is then most of what is left of an iteration.
+
 Floating-point policy: these kernels drop ``reassoc`` from fastem's fastmath
 set. With it, LLVM vectorises the four-feature sums along the feature axis
 instead of along the rows, which is several times slower here; NumPy-style
@@ -245,6 +258,223 @@ def _lloyd_chunks(
         inertia[chunk] = total
 
 
+#: Safety margin of the distance bounds, in units of ``eps * (||x||^2 + ||c||^2)``
+#: per feature: far above the rounding error of any squared distance computed
+#: here, so a row whose bounds exclude every other centre has the same label as
+#: the full computation would give.
+_MARGIN_PER_FEATURE = 16.0
+_EPS = float(np.finfo(np.float64).eps)
+#: Rows tested against their bounds before the remaining ones are compared with
+#: every centre, in units of ``block``.
+_WINDOW_BLOCKS = 4
+
+
+@jit(fastmath=_FASTMATH)
+def _nearest_two_in_block(
+    xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
+):
+    """As :func:`_nearest_in_block`, over the first ``lanes`` columns, with runner-up.
+
+    On return ``best[b]`` and ``best_label[b]`` are the minimum of
+    ``||c||^2 - 2 x_b.c`` and its centre (the first one on ties), ``second[b]``
+    the minimum over the other centres.
+    """
+    n_groups = xt.shape[0] // _GROUP
+    for b in range(lanes):
+        best[b] = np.inf
+        second[b] = np.inf
+        best_label[b] = 0
+    for j in range(0, scaled.shape[0], 2):
+        n0 = norms[j]
+        n1 = norms[j + 1]
+        for g in range(n_groups):
+            f = g * _GROUP
+            c00 = scaled[j, f]
+            c01 = scaled[j, f + 1]
+            c02 = scaled[j, f + 2]
+            c03 = scaled[j, f + 3]
+            c10 = scaled[j + 1, f]
+            c11 = scaled[j + 1, f + 1]
+            c12 = scaled[j + 1, f + 2]
+            c13 = scaled[j + 1, f + 3]
+            x0 = xt[f]
+            x1 = xt[f + 1]
+            x2 = xt[f + 2]
+            x3 = xt[f + 3]
+            first = g == 0
+            last = g == n_groups - 1
+            if first and last:
+                for b in range(lanes):
+                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    m = best[b]
+                    m2 = second[b]
+                    lab = best_label[b]
+                    m2 = min(m2, max(m, t0))
+                    lab = j if t0 < m else lab
+                    m = t0 if t0 < m else m
+                    m2 = min(m2, max(m, t1))
+                    lab = j + 1 if t1 < m else lab
+                    m = t1 if t1 < m else m
+                    best[b] = m
+                    second[b] = m2
+                    best_label[b] = lab
+            elif first:
+                for b in range(lanes):
+                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    acc0[b] = t0
+                    acc1[b] = t1
+            elif last:
+                for b in range(lanes):
+                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    m = best[b]
+                    m2 = second[b]
+                    lab = best_label[b]
+                    m2 = min(m2, max(m, t0))
+                    lab = j if t0 < m else lab
+                    m = t0 if t0 < m else m
+                    m2 = min(m2, max(m, t1))
+                    lab = j + 1 if t1 < m else lab
+                    m = t1 if t1 < m else m
+                    best[b] = m
+                    second[b] = m2
+                    best_label[b] = lab
+            else:
+                for b in range(lanes):
+                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
+                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
+                    acc0[b] = t0
+                    acc1[b] = t1
+
+
+@jit
+def _sq_distance(X, i, shift, centers, label):
+    """``||X[i] - shift - centers[label]||^2`` (reassociated: a vector reduction)."""
+    dist = 0.0
+    for f in range(X.shape[1]):
+        diff = (np.float64(X[i, f]) - shift[f]) - centers[label, f]
+        dist += diff * diff
+    return dist
+
+
+@jit(parallel=True, fastmath=_FASTMATH)
+def _lloyd_bounded_chunks(
+    X,
+    sample_weight,
+    centers,
+    shift,
+    block,
+    window,
+    labels_in,
+    labels_out,
+    upper,
+    lower,
+    moves,
+    other_moves,
+    half_gaps,
+    initialized,
+    sums,
+    weights,
+):
+    """As :func:`_lloyd_chunks`, skipping rows whose bounds prove their label.
+
+    Hamerly's bounds: ``upper[i]`` is at least the distance of row ``i`` to its
+    centre ``labels_in[i]`` and ``lower[i]`` at most its distance to any other
+    centre, both for the centres of the previous pass; ``moves[j]`` is how far
+    centre ``j`` has moved since, ``other_moves[j]`` the largest move of the
+    other centres and ``half_gaps[j]`` half the distance from centre ``j`` to
+    its nearest other centre. A row keeps its label when ``upper < lower`` or
+    ``upper < half_gaps[label]`` after the moves (first with the stored upper
+    bound, then with the exact distance); only the other rows are compared with
+    every centre. Both bounds carry a margin well above rounding, so the labels
+    are those of the full computation. ``initialized=False`` compares every row.
+    The sums are accumulated over the rows in order, as in :func:`_lloyd_chunks`.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_chunks = sums.shape[0]
+    n_features_padded = -(-n_features // _GROUP) * _GROUP
+    scaled, norms = _prepare_centers(centers, n_features_padded)
+    max_norm = 0.0
+    for j in range(n_clusters):
+        max_norm = max(max_norm, norms[j])
+    margin = _MARGIN_PER_FEATURE * (n_features + 4) * _EPS
+    weighted = sample_weight.shape[0] > 0
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        chunk_sums = sums[chunk]
+        chunk_weights = weights[chunk]
+        chunk_sums[:, :] = 0.0
+        chunk_weights[:] = 0.0
+        xt = np.zeros((n_features_padded, block))
+        best = np.empty(block)
+        second = np.empty(block)
+        best_label = np.empty(block, dtype=np.int64)
+        acc0 = np.empty(block)
+        acc1 = np.empty(block)
+        row_norms = np.empty(block)
+        pending = np.empty(window, dtype=np.int64)
+        for row in range(start, stop, window):
+            end = min(row + window, stop)
+            n_pending = 0
+            # 1. Bounds: keep the label where they prove it.
+            for i in range(row, end):
+                if not initialized:
+                    pending[n_pending] = i
+                    n_pending += 1
+                    continue
+                label = labels_in[i]
+                up = upper[i] + moves[label]
+                low = lower[i] - other_moves[label]
+                bound = max(low, half_gaps[label])
+                if not up < bound:
+                    # ||x||^2 <= 2 ||x - c||^2 + 2 ||c||^2 bounds the slack.
+                    dist = _sq_distance(X, i, shift, centers, label)
+                    up = np.sqrt(dist + 2.0 * margin * (2.0 * dist + 3.0 * max_norm))
+                if up < bound:
+                    labels_out[i] = label
+                    upper[i] = up
+                    lower[i] = low
+                else:
+                    pending[n_pending] = i
+                    n_pending += 1
+            # 2. The other rows against every centre, ``block`` rows at a time.
+            for first in range(0, n_pending, block):
+                count = min(block, n_pending - first)
+                lanes = min(block, -(-count // 8) * 8)
+                for b in range(count):
+                    i = pending[first + b]
+                    for f in range(n_features):
+                        xt[f, b] = np.float64(X[i, f]) - shift[f]
+                for f in range(n_features):
+                    for b in range(count, lanes):
+                        xt[f, b] = 0.0
+                for b in range(lanes):
+                    row_norms[b] = 0.0
+                for f in range(n_features):
+                    for b in range(lanes):
+                        row_norms[b] += xt[f, b] * xt[f, b]
+                _nearest_two_in_block(
+                    xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
+                )
+                for b in range(count):
+                    i = pending[first + b]
+                    norm = row_norms[b]
+                    slack = 2.0 * margin * (norm + max_norm)
+                    labels_out[i] = best_label[b]
+                    upper[i] = np.sqrt(max(norm + best[b] + slack, 0.0))
+                    lower[i] = np.sqrt(max(norm + second[b] - slack, 0.0))
+            # 3. Per-cluster sums, rows in order.
+            for i in range(row, end):
+                label = labels_out[i]
+                w = sample_weight[i] if weighted else 1.0
+                chunk_weights[label] += w
+                for f in range(n_features):
+                    chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+
+
 @jit(parallel=True, fastmath=_FASTMATH)
 def _assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia):
     """Squared distance of every row to its given centre, and chunked inertia.
@@ -334,6 +564,91 @@ def _lloyd_pass(X, sample_weight, centers, shift, labels=None):
             X, sample_weight, centers, shift, block, labels, sums, weights, inertia
         )
     return LloydStep(labels, merge(sums), merge(weights), float(merge(inertia)))
+
+
+class LloydBounds:
+    """Distance bounds carried from one Lloyd pass to the next (Hamerly).
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+
+    Attributes
+    ----------
+    upper, lower : ndarray of shape (n_samples,)
+        Upper bound of each row's distance to its centre, lower bound of its
+        distance to every other centre, for the centres of the last pass.
+    centers : ndarray of shape (n_clusters, n_features) or None
+        The centres of the last pass (``None`` before the first one).
+    """
+
+    def __init__(self, n_samples):
+        self.upper = np.empty(n_samples)
+        self.lower = np.empty(n_samples)
+        self.centers = None
+
+
+def _center_geometry(previous, centers):
+    """Return the centre moves since ``previous``, largest other moves, half-gaps.
+
+    Moves are rounded up and half-gaps down (relative ``1e-12``, far above the
+    rounding of these small sums), so the bounds stay valid.
+    """
+    n_clusters = centers.shape[0]
+    if previous is None:
+        moves = np.zeros(n_clusters)
+    else:
+        moves = np.sqrt(((centers - previous) ** 2).sum(axis=1)) * (1.0 + 1e-12)
+    if n_clusters == 1:
+        return moves, np.zeros(1), np.full(1, np.inf)
+    order = np.argsort(moves)
+    other_moves = np.full(n_clusters, moves[order[-1]])
+    other_moves[order[-1]] = moves[order[-2]]
+    gaps = ((centers[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    half_gaps = 0.5 * np.sqrt(gaps.min(axis=1)) * (1.0 - 1e-12)
+    return moves, other_moves, half_gaps
+
+
+def _lloyd_bounded_pass(
+    X, sample_weight, centers, shift, labels_in, labels_out, bounds
+):
+    """One Lloyd pass that skips rows whose ``bounds`` prove their label.
+
+    Same labels, sums and weights as :func:`_lloyd_pass` (the sums in the same
+    order); ``labels_in`` are the labels of the last pass with ``bounds`` (any
+    values before the first), ``bounds`` is updated to ``centers``. The inertia
+    is not computed (``nan``).
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
+    sums = np.empty((n_chunks, n_clusters, n_features))
+    weights = np.empty((n_chunks, n_clusters))
+    block = _block_rows(-(-n_features // _GROUP) * _GROUP)
+    moves, other_moves, half_gaps = _center_geometry(bounds.centers, centers)
+    with parallel_region():
+        _lloyd_bounded_chunks(
+            X,
+            sample_weight,
+            centers,
+            shift,
+            block,
+            _WINDOW_BLOCKS * block,
+            labels_in,
+            labels_out,
+            bounds.upper,
+            bounds.lower,
+            moves,
+            other_moves,
+            half_gaps,
+            bounds.centers is not None,
+            sums,
+            weights,
+        )
+    bounds.centers = centers.copy()
+    return LloydStep(labels_out, merge(sums), merge(weights), float("nan"))
 
 
 def _assigned_pass(X, sample_weight, centers, shift, labels):
