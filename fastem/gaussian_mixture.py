@@ -222,14 +222,15 @@ class GaussianMixture(BaseEMMixture):
             indices = random_state.choice(
                 n_samples, size=k, replace=False, p=sample_weight / sample_weight.sum()
             )
-        labels = np.full(n_samples, -1)
-        labels[indices] = np.arange(k)
-        selected = labels >= 0
+        # One-hot rows for the k chosen rows only: no array of n_samples.
+        order = np.argsort(indices)
+        rows = np.asarray(indices)[order]
+        components = np.arange(k)[order]
 
         def source(start, stop):
             resp = np.zeros((stop - start, k))
-            rows = np.flatnonzero(selected[start:stop])
-            resp[rows, labels[start:stop][rows]] = 1.0
+            lo, hi = np.searchsorted(rows, [start, stop])
+            resp[rows[lo:hi] - start, components[lo:hi]] = 1.0
             return resp
 
         return source, None
