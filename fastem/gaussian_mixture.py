@@ -5,6 +5,7 @@ from sklearn.utils import check_random_state
 
 from . import _init, _mstep, kernels
 from ._base import BaseEMMixture
+from ._seeding import kmeans_plusplus
 from ._validation import SklearnConstraints, as_float_array, check_shape
 
 
@@ -211,8 +212,6 @@ class GaussianMixture(BaseEMMixture):
             )
             return _init.one_hot_source(labels, k)
         if self.init_params == "k-means++":
-            from sklearn.cluster import kmeans_plusplus
-
             _, indices = kmeans_plusplus(
                 X, k, sample_weight=sample_weight, random_state=random_state
             )

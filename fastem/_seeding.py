@@ -1,0 +1,158 @@
+"""k-means++ seeding in O(n_samples) memory, with scikit-learn's random draws.
+
+scikit-learn's :func:`sklearn.cluster.kmeans_plusplus` holds several arrays of
+``n_samples`` floats at once (squared row norms, the cumulative potential, the
+distances to every candidate) and the callers centre a copy of ``X`` first. This
+version keeps one: the squared distance of each row to its closest centre. It
+reads ``X`` slab by slab (optionally shifted by a centre, without copying) and
+consumes ``random_state`` exactly as scikit-learn does, computing the same
+quantities with the same formulas, so for float64 data it selects the same rows
+(up to the last-bit ordering of sums over all rows, which can only matter on an
+exact tie between two candidates).
+"""
+
+import math
+
+import numpy as np
+
+#: Rows per slab.
+SLAB_ROWS = 1 << 15
+
+
+def _slabs(n_samples):
+    for start in range(0, n_samples, SLAB_ROWS):
+        yield start, min(start + SLAB_ROWS, n_samples)
+
+
+def _rows(X, start, stop, shift):
+    rows = np.asarray(X[start:stop], dtype=np.float64)
+    return rows if shift is None else rows - shift
+
+
+def _sq_distances(X, start, stop, shift, centers):
+    """Squared distances (len(centers), stop - start), scikit-learn's formula."""
+    rows = _rows(X, start, stop, shift)
+    distances = -2.0 * (centers @ rows.T)
+    distances += np.einsum("ij,ij->i", centers, centers)[:, None]
+    distances += np.einsum("ij,ij->i", rows, rows)[None, :]
+    np.maximum(distances, 0.0, out=distances)
+    return distances
+
+
+def _weights(sample_weight, start, stop):
+    if sample_weight is None:
+        return 1.0
+    return sample_weight[start:stop]
+
+
+def _first_center(n_samples, sample_weight, random_state):
+    """``random_state.choice(n_samples, p=w / w.sum())`` without arrays of n.
+
+    NumPy draws one uniform ``u`` and returns the number of entries of
+    ``cdf = cumsum(p) / cumsum(p)[-1]`` that are <= ``u``; the cumulative sum is
+    sequential, so it is rebuilt slab by slab with the running total carried.
+    """
+    total_weight = n_samples if sample_weight is None else sample_weight.sum()
+    u = random_state.random_sample()
+
+    def probabilities(start, stop):
+        if sample_weight is None:
+            return np.full(stop - start, 1.0 / total_weight)
+        return sample_weight[start:stop] / total_weight
+
+    last = 0.0
+    for start, stop in _slabs(n_samples):
+        last = np.cumsum(np.concatenate(([last], probabilities(start, stop))))[-1]
+    count = 0
+    carry = 0.0
+    for start, stop in _slabs(n_samples):
+        cdf = np.cumsum(np.concatenate(([carry], probabilities(start, stop))))
+        carry = cdf[-1]
+        count += int(np.count_nonzero(cdf[1:] / last <= u))
+    return min(count, n_samples - 1)
+
+
+def _search_cumulative(values, potential, sample_weight, n_samples):
+    """``np.searchsorted(np.cumsum(w * potential), values)`` (side='left')."""
+    order = np.argsort(values, kind="stable")
+    found = np.full(values.shape[0], n_samples, dtype=np.int64)
+    carry = 0.0
+    pending = 0
+    for start, stop in _slabs(n_samples):
+        terms = _weights(sample_weight, start, stop) * potential[start:stop]
+        cumulative = np.cumsum(np.concatenate(([carry], terms)))[1:]
+        carry = cumulative[-1]
+        while pending < order.shape[0]:
+            value = values[order[pending]]
+            if cumulative[-1] < value:
+                break
+            found[order[pending]] = start + int(np.searchsorted(cumulative, value))
+            pending += 1
+    return found
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=None):
+    """Greedy k-means++ seeding, as :func:`sklearn.cluster.kmeans_plusplus`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data, float32 or float64 (may be a memmap).
+    n_clusters : int
+        Number of centres.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Row weights; None for unit weights.
+    random_state : numpy.random.RandomState
+        Consumed exactly as scikit-learn's seeding consumes it.
+    shift : ndarray of shape (n_features,) or None
+        Seed on ``X - shift`` (as scikit-learn's KMeans seeds on centred data)
+        without making that copy.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), float64
+        The chosen rows of ``X - shift``.
+    indices : ndarray of shape (n_clusters,)
+        Their row indices.
+    """
+    n_samples, n_features = X.shape
+    n_local_trials = 2 + int(math.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=np.int64)
+    centers = np.empty((n_clusters, n_features))
+
+    indices[0] = _first_center(n_samples, sample_weight, random_state)
+    centers[0] = _rows(X, indices[0], indices[0] + 1, shift)[0]
+    closest = np.empty(n_samples)
+    current_pot = 0.0
+    for start, stop in _slabs(n_samples):
+        closest[start:stop] = _sq_distances(X, start, stop, shift, centers[:1])[0]
+        current_pot += float(
+            np.dot(
+                closest[start:stop],
+                np.broadcast_to(_weights(sample_weight, start, stop), (stop - start,)),
+            )
+        )
+
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = _search_cumulative(rand_vals, closest, sample_weight, n_samples)
+        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+        candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
+        candidates_pot = np.zeros(n_local_trials)
+        for start, stop in _slabs(n_samples):
+            distances = _sq_distances(X, start, stop, shift, candidates)
+            np.minimum(closest[start:stop], distances, out=distances)
+            weights = np.broadcast_to(
+                _weights(sample_weight, start, stop), (stop - start,)
+            )
+            candidates_pot += distances @ weights
+        best = int(np.argmin(candidates_pot))
+        current_pot = float(candidates_pot[best])
+        for start, stop in _slabs(n_samples):
+            distances = _sq_distances(
+                X, start, stop, shift, candidates[best : best + 1]
+            )
+            np.minimum(closest[start:stop], distances[0], out=closest[start:stop])
+        indices[c] = candidate_ids[best]
+        centers[c] = candidates[best]
+    return centers, indices
