@@ -10,8 +10,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.cluster import KMeans as _SklearnKMeans
-from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -24,7 +22,9 @@ from ._kernels.kmeans import (
     _lloyd_bounded_pass,
     _lloyd_pass,
 )
+from ._seeding import kmeans_plusplus
 from ._validation import (
+    SklearnConstraints,
     as_float_array,
     check_data,
     check_n_components,
@@ -154,7 +154,7 @@ class KMeans(
     16.0
     """
 
-    _parameter_constraints: dict = dict(_SklearnKMeans._parameter_constraints)
+    _parameter_constraints = SklearnConstraints("sklearn.cluster", "KMeans")
 
     def __init__(
         self,
@@ -211,6 +211,8 @@ class KMeans(
             check_shape(centers, (n_clusters, X.shape[1]), "init")
             return [centers.astype(np.float64) - X_mean.astype(np.float64)]
         if isinstance(init, str) and init == "random":
+            if init_weight is None:
+                init_weight = np.ones(X.shape[0], dtype=X.dtype)
             p = init_weight / init_weight.sum()
             result = []
             for _ in range(n_init):
@@ -220,21 +222,27 @@ class KMeans(
                 result.append((X[seeds] - X_mean).astype(np.float64))
             return result
         # k-means++ and callables see the centred data, as in scikit-learn.
-        X_centred = X - X_mean
         result = []
-        for _ in range(n_init):
-            if callable(init):
+        if callable(init):
+            # A user's callable needs the centred data itself.
+            X_centred = X - X_mean
+            for _ in range(n_init):
                 centers = init(X_centred, n_clusters, random_state=random_state)
                 centers = check_array(centers, dtype=X.dtype, order="C", copy=True)
                 check_shape(centers, (n_clusters, X.shape[1]), "init")
-            else:
-                centers, _ = kmeans_plusplus(
-                    X_centred,
-                    n_clusters,
-                    sample_weight=init_weight,
-                    random_state=random_state,
-                )
-            result.append(np.asarray(centers, dtype=np.float64))
+                result.append(np.asarray(centers, dtype=np.float64))
+            return result
+        # k-means++ on the centred data, read slab by slab: no copy of X.
+        weights = None if init_weight is None else init_weight.astype(np.float64)
+        for _ in range(n_init):
+            centers, _ = kmeans_plusplus(
+                X,
+                n_clusters,
+                sample_weight=weights,
+                random_state=random_state,
+                shift=X_mean.astype(np.float64),
+            )
+            result.append(centers)
         return result
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -268,11 +276,7 @@ class KMeans(
         # does on a centred copy) without copying the data.
         X_mean = X.mean(axis=0)
         shift = X_mean.astype(np.float64)
-        init_weight = (
-            np.ones(n_samples, dtype=X.dtype)
-            if weights is None
-            else weights.astype(X.dtype)
-        )
+        init_weight = None if weights is None else weights.astype(X.dtype)
         starts = self._initial_centers(X, X_mean, init_weight, random_state, n_init)
         kernel_weights = np.empty(0) if weights is None else weights
 
