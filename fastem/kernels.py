@@ -35,7 +35,7 @@ import numpy as np
 from ._config import parallel_region
 from ._kernels._reduce import merge, n_chunks_for
 from ._kernels.diag import log_resp_diag, suff_stats_diag
-from ._kernels.full import log_resp_full, pad_columns, suff_stats_full
+from ._kernels.full import log_resp_full, suff_stats_full
 from ._kernels.kmeans import lloyd_step
 from ._kernels.tied import log_resp_tied, suff_stats_tied
 
@@ -123,9 +123,7 @@ def _stats_full(X, sw, means, chol, norm):
     k, d = means.shape
     n_chunks = n_chunks_for(X.shape[0], k * d * d + k * d + k)
     with parallel_region():
-        nk, s1, s2, ll = suff_stats_full(
-            X, sw, means, pad_columns(chol), norm, n_chunks
-        )
+        nk, s1, s2, ll = suff_stats_full(X, sw, means, chol, norm, n_chunks)
     return SuffStats(merge(nk), merge(s1), _lower_to_symmetric(merge(s2)), ll.sum())
 
 
@@ -246,7 +244,7 @@ def suff_stats(
 
 
 def _log_resp_full(X, means, chol, norm, n_chunks, resp, lse):
-    log_resp_full(X, means, pad_columns(chol), norm, n_chunks, resp, lse)
+    log_resp_full(X, means, chol, norm, n_chunks, resp, lse)
 
 
 def _log_resp_tied(X, means, chol, norm, n_chunks, resp, lse):

@@ -111,6 +111,16 @@ def load_block(X, sample_weight, start, stop, xt, wt):
 
 
 @jit
+def centre_block(xt, ref, xc):
+    """``xc[j, b] = xt[j, b] - ref[j]`` for the features of ``ref``."""
+    n_rows = xt.shape[1]
+    for j in range(ref.shape[0]):
+        r = ref[j]
+        for b in range(n_rows):
+            xc[j, b] = xt[j, b] - r
+
+
+@jit
 def store_block(lse, resp, row, count, lse_out, resp_out):
     """Copy a block's ``lse`` and (if ``resp_out`` has rows) responsibilities.
 

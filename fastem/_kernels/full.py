@@ -32,7 +32,7 @@ import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS np.dot calls
 from numba import prange
 
 from .._config import jit
-from ._block import log_sum_exp_block, store_block
+from ._block import centre_block, load_block, log_sum_exp_block, store_block
 from ._reduce import chunk_bounds
 
 #: Rows per block: the row dimension of the E-step matrix products.
@@ -73,23 +73,6 @@ def single_threaded_blas():
             if _BLAS_STATE["depth"] == 0:
                 _BLAS_STATE["limiter"].restore_original_limits()
                 _BLAS_STATE["limiter"] = None
-
-
-def pad_columns(prec_chol):
-    """Lay out precision Cholesky factors for the full kernels.
-
-    Parameters
-    ----------
-    prec_chol : array-like of shape (n_components, n_features, n_features)
-        Upper-triangular factors, as ``GaussianMixture.precisions_cholesky_``.
-
-    Returns
-    -------
-    ndarray of shape (n_components, n_features, n_features)
-        The factors as a float64 C-contiguous array (the kernels rearrange them
-        themselves; no padding is needed).
-    """
-    return np.ascontiguousarray(prec_chol, dtype=np.float64)
 
 
 def _plan(n_features, n_components):
@@ -147,31 +130,6 @@ def _prepare(means, prec_chol, n_slices, group):
                         gathered[row + i] = factor[i, lo + jj]
             pos += members * (hi - lo) * hi
     return ref, offsets, gathered
-
-
-@jit
-def _load(X, sample_weight, start, stop, ref, xt, xc, wt):
-    """Rows ``start:stop`` of ``X`` into ``xt`` (transposed) and ``xc = xt - ref``.
-
-    Padding rows past ``stop`` repeat row ``start`` with weight 0; padding
-    features (rows of ``xt`` past ``n_features``) stay as they are.
-    """
-    n_features = X.shape[1]
-    n_rows = xt.shape[1]
-    count = stop - start
-    weighted = sample_weight.shape[0] > 0
-    for b in range(n_rows):
-        row = start + b if b < count else start
-        for j in range(n_features):
-            v = np.float64(X[row, j])
-            xt[j, b] = v
-            xc[j, b] = v - ref[j]
-        if b >= count:
-            wt[b] = 0.0
-        elif weighted:
-            wt[b] = sample_weight[row]
-        else:
-            wt[b] = 1.0
 
 
 @jit
@@ -300,7 +258,8 @@ def _suff_stats_full(X, sample_weight, means, prec_chol, log_norm, n_chunks, pla
         scatter = np.zeros((n_components, n_padded, n_padded))
         chunk_ll = 0.0
         for row in range(start, stop, BLOCK):
-            _load(X, sample_weight, row, min(row + BLOCK, stop), ref, xt, xc, wt)
+            load_block(X, sample_weight, row, min(row + BLOCK, stop), xt, wt)
+            centre_block(xt, ref, xc)
             _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp)
             chunk_ll += log_sum_exp_block(logp, wt, resp, lse, scratch)
             for k in range(n_components):
@@ -333,8 +292,8 @@ def suff_stats_full(X, sample_weight, means, prec_chol, log_norm, n_chunks):
         Length 0 means unit weights.
     means : ndarray of shape (n_components, n_features)
     prec_chol : ndarray of shape (n_components, n_features, n_features)
-        Upper-triangular precision Cholesky factors, as laid out by
-        :func:`pad_columns`.
+        Upper-triangular precision Cholesky factors (scikit-learn's
+        ``precisions_cholesky_``), float64, C-contiguous.
     log_norm : ndarray of shape (n_components,)
         ``log pi_k + log det U_k - d/2 log(2 pi)``.
     n_chunks : int
@@ -378,7 +337,8 @@ def _log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out, p
         resp = np.empty((n_components, BLOCK))
         for row in range(start, stop, BLOCK):
             count = min(BLOCK, stop - row)
-            _load(X, no_weights, row, row + count, ref, xt, xc, wt)
+            load_block(X, no_weights, row, row + count, xt, wt)
+            centre_block(xt, ref, xc)
             _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp)
             log_sum_exp_block(logp, wt, resp, lse, scratch)
             store_block(lse, resp, row, count, lse_out, resp_out)

@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from .._config import jit
-from ._block import BLOCK, load_block, log_sum_exp_block, store_block
+from ._block import BLOCK, centre_block, load_block, log_sum_exp_block, store_block
 from ._reduce import chunk_bounds
 
 
@@ -31,10 +31,7 @@ from ._reduce import chunk_bounds
 def _project(xt, center, chol, xc, y):
     """``xc = xt - center`` and ``y[j, b] = sum_{i <= j} chol[i, j] xc[i, b]``."""
     n_features, n_rows = xt.shape
-    for j in range(n_features):
-        cj = center[j]
-        for b in range(n_rows):
-            xc[j, b] = xt[j, b] - cj
+    centre_block(xt, center, xc)
     for j in range(n_features):
         for b in range(n_rows):
             y[j, b] = 0.0
