@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from . import _init, _mstep, kernels
 from ._base import BaseEMMixture
@@ -383,8 +384,6 @@ class GaussianMixture(BaseEMMixture):
         y : ndarray of shape (n_samples,)
             Component labels.
         """
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self)
         if n_samples < 1:
             raise ValueError(
