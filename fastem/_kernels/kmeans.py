@@ -51,6 +51,7 @@ import numpy as np
 from numba import prange
 
 from .._config import jit, parallel_region
+from ._prefetch import prefetch_row
 from ._reduce import chunk_bounds, merge, n_chunks_for
 
 __all__ = ["LloydStep", "lloyd_step"]
@@ -62,9 +63,9 @@ _FASTMATH = {"contract", "nsz"}
 _GROUP = 4
 
 
-def _block_rows(n_features_padded):
+def _block_rows(n_features_padded, itemsize=8):
     """Rows per block: the transposed block stays within 16 KiB (L1)."""
-    rows = 2048 // n_features_padded
+    rows = 16384 // itemsize // n_features_padded
     return int(max(8, min(256, rows // 8 * 8)))
 
 
@@ -285,6 +286,10 @@ def _nearest_two_in_block(
         second[b] = np.inf
         best_label[b] = 0
     for j in range(0, scaled.shape[0], 2):
+        # int32 labels keep the float32 loops eight lanes wide (int64 labels
+        # would halve them); they widen to the array's type on store.
+        label0 = np.int32(j)
+        label1 = np.int32(j + 1)
         n0 = norms[j]
         n1 = norms[j + 1]
         for g in range(n_groups):
@@ -311,10 +316,10 @@ def _nearest_two_in_block(
                     m2 = second[b]
                     lab = best_label[b]
                     m2 = min(m2, max(m, t0))
-                    lab = j if t0 < m else lab
+                    lab = label0 if t0 < m else lab
                     m = t0 if t0 < m else m
                     m2 = min(m2, max(m, t1))
-                    lab = j + 1 if t1 < m else lab
+                    lab = label1 if t1 < m else lab
                     m = t1 if t1 < m else m
                     best[b] = m
                     second[b] = m2
@@ -333,10 +338,10 @@ def _nearest_two_in_block(
                     m2 = second[b]
                     lab = best_label[b]
                     m2 = min(m2, max(m, t0))
-                    lab = j if t0 < m else lab
+                    lab = label0 if t0 < m else lab
                     m = t0 if t0 < m else m
                     m2 = min(m2, max(m, t1))
-                    lab = j + 1 if t1 < m else lab
+                    lab = label1 if t1 < m else lab
                     m = t1 if t1 < m else m
                     best[b] = m
                     second[b] = m2
@@ -347,6 +352,43 @@ def _nearest_two_in_block(
                     t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
                     acc0[b] = t0
                     acc1[b] = t1
+
+
+#: Rows per window whose upper bound is always tightened (a sample of how
+#: often tightening proves the label).
+_TIGHTEN_SAMPLE = 16
+#: The other rows are tightened only while it proves the label of at least one
+#: in this many of the rows tried (below that it costs more than it saves).
+_TIGHTEN_RATIO = 4
+
+#: Rows read out of order are prefetched this many rows before their use.
+_AHEAD = 8
+
+#: Unit roundoff of float32.
+_U32 = 2.0**-24
+#: Absolute floor of the float32 error bound: covers underflow (each float32
+#: operation loses at most 2**-150 to it, a few hundred of them far below this).
+_TINY32 = 1e-36
+#: Above this ``||x||^2 + 2 max ||c||^2`` a row is not compared in float32
+#: (no float32 intermediate may overflow).
+_SAFE32 = 1e30
+
+
+@jit
+def _float32_error_factor(n_features_padded):
+    """Twice ``gamma_m = m u / (1 - m u)`` for the float32 distance comparisons.
+
+    With ``u`` the float32 unit roundoff and ``m = n_features_padded + 10``:
+    each value ``||c||^2 - 2 x.c`` computed in float32 from the float64 shifted
+    row and centre (each rounded to float32 once, then a chain of
+    ``n_features_padded`` multiply-adds onto the rounded ``||c||^2``) is within
+    ``gamma_m (||c||^2 + 2 |x|.|c|) <= gamma_m (||x||^2 + 2 max ||c||^2)`` of the
+    exact value (Higham, Accuracy and Stability of Numerical Algorithms, 3.1),
+    and so is the squared norm of the rounded row; the factor 2 is a safety
+    margin.
+    """
+    m = n_features_padded + 10.0
+    return 2.0 * m * _U32 / (1.0 - m * _U32)
 
 
 @jit
@@ -375,6 +417,7 @@ def _lloyd_bounded_chunks(
     other_moves,
     half_gaps,
     initialized,
+    update,
     sums,
     weights,
 ):
@@ -390,7 +433,18 @@ def _lloyd_bounded_chunks(
     bound, then with the exact distance); only the other rows are compared with
     every centre. Both bounds carry a margin well above rounding, so the labels
     are those of the full computation. ``initialized=False`` compares every row.
-    The sums are accumulated over the rows in order, as in :func:`_lloyd_chunks`.
+
+    The rows left are compared with every centre in float32 first: a row whose
+    two smallest float32 values differ by more than twice their error bound
+    (:func:`_float32_error_factor`) has the label the float64 computation would
+    give; the others are compared again in float64.
+
+    With ``update=False`` (needed with sample weights) ``sums`` and ``weights``
+    are computed over all rows, in order, as in :func:`_lloyd_chunks`. With
+    ``update=True`` they must hold the statistics of ``labels_in`` (from the
+    previous pass, unweighted) and only the rows that changed cluster are read
+    to update them: the weights (counts) stay exact, the sums differ from a
+    fresh sum by rounding only.
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -401,13 +455,22 @@ def _lloyd_bounded_chunks(
     for j in range(n_clusters):
         max_norm = max(max_norm, norms[j])
     margin = _MARGIN_PER_FEATURE * (n_features + 4) * _EPS
+    scaled32 = scaled.astype(np.float32)
+    norms32 = norms.astype(np.float32)
+    error32 = _float32_error_factor(n_features_padded)
+    shift_x = np.empty(n_features, dtype=X.dtype)
+    direct = True
+    for f in range(n_features):
+        shift_x[f] = shift[f]
+        direct = direct and np.float64(shift_x[f]) == shift[f]
     weighted = sample_weight.shape[0] > 0
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         chunk_sums = sums[chunk]
         chunk_weights = weights[chunk]
-        chunk_sums[:, :] = 0.0
-        chunk_weights[:] = 0.0
+        if not update:
+            chunk_sums[:, :] = 0.0
+            chunk_weights[:] = 0.0
         xt = np.zeros((n_features_padded, block))
         best = np.empty(block)
         second = np.empty(block)
@@ -416,36 +479,132 @@ def _lloyd_bounded_chunks(
         acc1 = np.empty(block)
         row_norms = np.empty(block)
         pending = np.empty(window, dtype=np.int64)
+        fallback = np.empty(window, dtype=np.int64)
+        tight = np.empty(window, dtype=np.int64)
+        bounds_w = np.empty(window)
+        up_w = np.empty(block)
+        low_w = np.empty(block)
+        decided = np.empty(block, dtype=np.bool_)
+        xt32 = np.zeros((n_features_padded, block), dtype=np.float32)
+        best32 = np.empty(block, dtype=np.float32)
+        best_label32 = np.empty(block, dtype=np.int32)
+        second32 = np.empty(block, dtype=np.float32)
+        acc032 = np.empty(block, dtype=np.float32)
+        acc132 = np.empty(block, dtype=np.float32)
+        tried_total = 0
+        proved_total = 0
         for row in range(start, stop, window):
             end = min(row + window, stop)
             n_pending = 0
-            # 1. Bounds: keep the label where they prove it.
-            for i in range(row, end):
-                if not initialized:
+            if not initialized:
+                for i in range(row, end):
                     pending[n_pending] = i
                     n_pending += 1
-                    continue
-                label = labels_in[i]
-                up = upper[i] + moves[label]
-                low = lower[i] - other_moves[label]
-                bound = max(low, half_gaps[label])
-                if not up < bound:
-                    # ||x||^2 <= 2 ||x - c||^2 + 2 ||c||^2 bounds the slack.
-                    dist = _sq_distance(X, i, shift, centers, label)
-                    up = np.sqrt(dist + 2.0 * margin * (2.0 * dist + 3.0 * max_norm))
-                if up < bound:
+            else:
+                # 1. Bounds: keep the label where they prove it. Branch-free
+                # passes: move every row's bounds, list the rows they do not
+                # decide, tighten those with the exact distance, list the rest.
+                for i in range(row, end):
+                    label = labels_in[i]
+                    low = lower[i] - other_moves[label]
                     labels_out[i] = label
-                    upper[i] = up
+                    upper[i] += moves[label]
                     lower[i] = low
-                else:
+                    bounds_w[i - row] = max(low, half_gaps[label])
+                n_tight = 0
+                for i in range(row, end):
+                    tight[n_tight] = i
+                    n_tight += 0 if upper[i] < bounds_w[i - row] else 1
+                # Tightening pays only when it often proves the label: after
+                # the first rows of every window, only if it did so for at
+                # least 1 in _TIGHTEN_RATIO of the rows tried in this chunk.
+                n_tried = n_tight
+                if tried_total > _TIGHTEN_RATIO * proved_total:
+                    n_tried = min(n_tight, _TIGHTEN_SAMPLE)
+                for t in range(n_tried):
+                    i = tight[t]
+                    if t + _AHEAD < n_tight:
+                        prefetch_row(X, tight[t + _AHEAD])
+                    # ||x||^2 <= 2 ||x - c||^2 + 2 ||c||^2 bounds the slack.
+                    dist = _sq_distance(X, i, shift, centers, labels_out[i])
+                    up = np.sqrt(dist + 2.0 * margin * (2.0 * dist + 3.0 * max_norm))
+                    upper[i] = up
                     pending[n_pending] = i
+                    n_pending += 0 if up < bounds_w[i - row] else 1
+                tried_total += n_tried
+                proved_total += n_tried - n_pending
+                for t in range(n_tried, n_tight):
+                    pending[n_pending] = tight[t]
                     n_pending += 1
-            # 2. The other rows against every centre, ``block`` rows at a time.
+            # 2. The other rows against every centre in float32, ``block`` rows
+            # at a time; the rows whose float32 margin is too thin go to 2b.
+            # Rows far apart are prefetched (near ones the hardware foresees).
+            sparse = 2 * n_pending < end - row
+            n_fallback = 0
             for first in range(0, n_pending, block):
                 count = min(block, n_pending - first)
                 lanes = min(block, -(-count // 8) * 8)
+                if direct:
+                    # X's own arithmetic: float32 data minus a float32 shift
+                    # rounds once, like the conversion of float64 data.
+                    for b in range(count):
+                        i = pending[first + b]
+                        if sparse and first + b + _AHEAD < n_pending:
+                            prefetch_row(X, pending[first + b + _AHEAD])
+                        for f in range(n_features):
+                            xt32[f, b] = np.float32(X[i, f] - shift_x[f])
+                else:
+                    for b in range(count):
+                        i = pending[first + b]
+                        if sparse and first + b + _AHEAD < n_pending:
+                            prefetch_row(X, pending[first + b + _AHEAD])
+                        for f in range(n_features):
+                            xt32[f, b] = np.float32(np.float64(X[i, f]) - shift[f])
+                for f in range(n_features):
+                    for b in range(count, lanes):
+                        xt32[f, b] = 0.0
+                # Squared norms of the rounded rows, in float64 (within 3u of
+                # the exact ones; the error bound allows for it).
+                for b in range(lanes):
+                    row_norms[b] = 0.0
+                for f in range(n_features):
+                    for b in range(lanes):
+                        value = np.float64(xt32[f, b])
+                        row_norms[b] += value * value
+                _nearest_two_in_block(
+                    xt32,
+                    scaled32,
+                    norms32,
+                    lanes,
+                    best32,
+                    second32,
+                    best_label32,
+                    acc032,
+                    acc132,
+                )
+                for b in range(count):
+                    norm = row_norms[b]
+                    scale = norm + 2.0 * max_norm
+                    error = error32 * scale + _TINY32
+                    low_b = np.float64(best32[b])
+                    second_b = np.float64(second32[b])
+                    slack = 2.0 * margin * (norm + max_norm)
+                    up_w[b] = np.sqrt(max(norm + low_b + error + slack, 0.0))
+                    low_w[b] = np.sqrt(max(norm + second_b - error - slack, 0.0))
+                    decided[b] = (scale < _SAFE32) & (second_b - low_b > 2.0 * error)
                 for b in range(count):
                     i = pending[first + b]
+                    labels_out[i] = best_label32[b]
+                    upper[i] = up_w[b]
+                    lower[i] = low_w[b]
+                    fallback[n_fallback] = i
+                    n_fallback += 0 if decided[b] else 1
+            # 2b. Rows the float32 pass could not decide, in float64.
+            for first in range(0, n_fallback, block):
+                count = min(block, n_fallback - first)
+                lanes = min(block, -(-count // 8) * 8)
+                for b in range(count):
+                    i = fallback[first + b]
                     for f in range(n_features):
                         xt[f, b] = np.float64(X[i, f]) - shift[f]
                 for f in range(n_features):
@@ -460,19 +619,37 @@ def _lloyd_bounded_chunks(
                     xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
                 )
                 for b in range(count):
-                    i = pending[first + b]
+                    i = fallback[first + b]
                     norm = row_norms[b]
                     slack = 2.0 * margin * (norm + max_norm)
                     labels_out[i] = best_label[b]
                     upper[i] = np.sqrt(max(norm + best[b] + slack, 0.0))
                     lower[i] = np.sqrt(max(norm + second[b] - slack, 0.0))
-            # 3. Per-cluster sums, rows in order.
-            for i in range(row, end):
-                label = labels_out[i]
-                w = sample_weight[i] if weighted else 1.0
-                chunk_weights[label] += w
-                for f in range(n_features):
-                    chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+            # 3. Per-cluster sums, rows in order: all rows, or, when updating,
+            # only the rows that changed cluster (out of the old, into the new).
+            if update:
+                for i in range(row, end):
+                    old = labels_in[i]
+                    label = labels_out[i]
+                    if label != old:
+                        chunk_weights[old] -= 1.0
+                        chunk_weights[label] += 1.0
+                        for f in range(n_features):
+                            value = np.float64(X[i, f]) - shift[f]
+                            chunk_sums[old, f] -= value
+                            chunk_sums[label, f] += value
+            else:
+                for i in range(row, end):
+                    label = labels_out[i]
+                    w = sample_weight[i] if weighted else 1.0
+                    chunk_weights[label] += w
+                    for f in range(n_features):
+                        chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+        if update:
+            # An emptied cluster holds exactly nothing (no rounding residue).
+            for j in range(n_clusters):
+                if chunk_weights[j] == 0.0:
+                    chunk_sums[j, :] = 0.0
 
 
 @jit(parallel=True, fastmath=_FASTMATH)
@@ -581,12 +758,18 @@ class LloydBounds:
         distance to every other centre, for the centres of the last pass.
     centers : ndarray of shape (n_clusters, n_features) or None
         The centres of the last pass (``None`` before the first one).
+    sums, weights : ndarray of shape (n_chunks, n_clusters, n_features) and
+        (n_chunks, n_clusters), or None
+        Per-chunk statistics of the last pass's labels, updated from pass to
+        pass when the rows are unweighted.
     """
 
     def __init__(self, n_samples):
         self.upper = np.empty(n_samples)
         self.lower = np.empty(n_samples)
         self.centers = None
+        self.sums = None
+        self.weights = None
 
 
 def _center_geometry(previous, centers):
@@ -624,9 +807,12 @@ def _lloyd_bounded_pass(
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
-    sums = np.empty((n_chunks, n_clusters, n_features))
-    weights = np.empty((n_chunks, n_clusters))
-    block = _block_rows(-(-n_features // _GROUP) * _GROUP)
+    initialized = bounds.centers is not None
+    update = initialized and bounds.sums is not None
+    if not update:
+        bounds.sums = np.empty((n_chunks, n_clusters, n_features))
+        bounds.weights = np.empty((n_chunks, n_clusters))
+    block = _block_rows(-(-n_features // _GROUP) * _GROUP, itemsize=4)
     moves, other_moves, half_gaps = _center_geometry(bounds.centers, centers)
     with parallel_region():
         _lloyd_bounded_chunks(
@@ -643,12 +829,16 @@ def _lloyd_bounded_pass(
             moves,
             other_moves,
             half_gaps,
-            bounds.centers is not None,
-            sums,
-            weights,
+            initialized,
+            update,
+            bounds.sums,
+            bounds.weights,
         )
     bounds.centers = centers.copy()
-    return LloydStep(labels_out, merge(sums), merge(weights), float("nan"))
+    step = LloydStep(labels_out, merge(bounds.sums), merge(bounds.weights), np.nan)
+    if sample_weight.shape[0] > 0:
+        bounds.sums = bounds.weights = None  # weighted: recomputed every pass
+    return step
 
 
 def _assigned_pass(X, sample_weight, centers, shift, labels):
