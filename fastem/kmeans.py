@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._kernels.kmeans import (
     LloydBounds,
+    LloydSums,
     _assigned_pass,
     _distance_matrix,
     _is_same_clustering,
@@ -452,12 +453,18 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
 _BOUNDS_MIN_WORK = 128
 
 
-def _pass(X, sample_weight, centers, shift, labels_in, labels_out, bounds):
-    """Run a Lloyd pass, with ``bounds`` if given (:func:`_lloyd_bounded_pass`)."""
-    if bounds is None:
-        return _lloyd_pass(X, sample_weight, centers, shift, labels_out)
-    return _lloyd_bounded_pass(
-        X, sample_weight, centers, shift, labels_in, labels_out, bounds
+def _pass(X, sample_weight, centers, shift, labels_in, labels_out, state):
+    """Run a Lloyd pass carrying ``state`` (bounds or sums) from the last one.
+
+    With :class:`LloydBounds`, :func:`_lloyd_bounded_pass`; with
+    :class:`LloydSums`, :func:`_lloyd_pass`, which then updates the sums.
+    """
+    if isinstance(state, LloydBounds):
+        return _lloyd_bounded_pass(
+            X, sample_weight, centers, shift, labels_in, labels_out, state
+        )
+    return _lloyd_pass(
+        X, sample_weight, centers, shift, labels_out, state=state, labels_in=labels_in
     )
 
 
@@ -473,12 +480,13 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     labels_old = None
     strict = False
     buffers = np.empty((2, X.shape[0]), dtype=np.int32)
-    # Hamerly's bounds skip the rows whose label cannot change (the labels and
-    # sums are those of the full pass); they pay off when comparing a row with
-    # every centre costs more than reading and writing two bounds.
-    bounds = None
+    # Every pass updates the sums with the rows that changed cluster (unless
+    # weighted). Hamerly's bounds also skip the rows whose label cannot change
+    # (the labels are those of the full pass); they pay off when comparing a
+    # row with every centre costs more than reading and writing two bounds.
+    state = LloydSums()
     if centers.shape[0] * centers.shape[1] >= _BOUNDS_MIN_WORK:
-        bounds = LloydBounds(X.shape[0])
+        state = LloydBounds(X.shape[0])
     for iteration in range(max_iter):
         step = _pass(
             X,
@@ -487,7 +495,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
             shift,
             buffers[(iteration + 1) % 2],
             buffers[iteration % 2],
-            bounds,
+            state,
         )
         if verbose:
             _, inertia = _assigned_pass(X, sample_weight, centers, shift, step.labels)
@@ -522,7 +530,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
             shift,
             buffers[iteration % 2],
             buffers[(iteration + 1) % 2],
-            bounds,
+            state,
         ).labels
     # The inertia of the returned labels and centres, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)

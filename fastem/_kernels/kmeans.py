@@ -183,9 +183,27 @@ def _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
                     acc1[b] = t1
 
 
+@jit
+def _clear_emptied(chunk_sums, chunk_weights):
+    """Zero the sums of clusters left without rows (no rounding residue)."""
+    for j in range(chunk_weights.shape[0]):
+        if chunk_weights[j] == 0.0:
+            chunk_sums[j, :] = 0.0
+
+
 @jit(parallel=True, fastmath=_FASTMATH)
 def _lloyd_chunks(
-    X, sample_weight, centers, shift, block, labels, sums, weights, inertia
+    X,
+    sample_weight,
+    centers,
+    shift,
+    block,
+    labels,
+    sums,
+    weights,
+    inertia,
+    labels_in,
+    update,
 ):
     """Assign rows to their nearest centre and accumulate per-chunk statistics.
 
@@ -211,6 +229,14 @@ def _lloyd_chunks(
         Output: per chunk, the weighted sum of squared distances to the nearest
         centre, from the expanded form ``||x||^2 + ||c||^2 - 2 x.c`` (use
         :func:`_assigned_sq_distances` for the direct form).
+    labels_in : ndarray of shape (n_samples,), int32
+        With ``update``: the labels that ``sums`` and ``weights`` hold the
+        statistics of (unread otherwise).
+    update : bool
+        Update ``sums`` and ``weights`` (unweighted, per-chunk statistics of
+        ``labels_in``) with the rows that changed cluster, instead of
+        recomputing them: the weights stay exact, the sums differ from a fresh
+        sum by rounding only.
     """
     n_samples, n_features = X.shape
     n_chunks = sums.shape[0]
@@ -221,8 +247,9 @@ def _lloyd_chunks(
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         chunk_sums = sums[chunk]
         chunk_weights = weights[chunk]
-        chunk_sums[:, :] = 0.0
-        chunk_weights[:] = 0.0
+        if not update:
+            chunk_sums[:, :] = 0.0
+            chunk_weights[:] = 0.0
         xt = np.empty((n_features_padded, block))
         best = np.empty(block)
         best_label = np.empty(block, dtype=np.int64)
@@ -246,13 +273,27 @@ def _lloyd_chunks(
                 lane_inertia[b] += row_weights[b] * max(row_norms[b] + best[b], 0.0)
             for b in range(count):
                 labels[row + b] = best_label[b]
-            for b in range(count):
-                i = row + b
-                label = best_label[b]
-                w = row_weights[b]
-                chunk_weights[label] += w
-                for f in range(n_features):
-                    chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+            if update:
+                # xt holds float64(X[i]) - shift: the values a full sum adds.
+                for b in range(count):
+                    old = labels_in[row + b]
+                    label = best_label[b]
+                    if label != old:
+                        chunk_weights[old] -= 1.0
+                        chunk_weights[label] += 1.0
+                        for f in range(n_features):
+                            chunk_sums[old, f] -= xt[f, b]
+                            chunk_sums[label, f] += xt[f, b]
+            else:
+                for b in range(count):
+                    i = row + b
+                    label = best_label[b]
+                    w = row_weights[b]
+                    chunk_weights[label] += w
+                    for f in range(n_features):
+                        chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
+        if update:
+            _clear_emptied(chunk_sums, chunk_weights)
         total = 0.0
         for b in range(block):
             total += lane_inertia[b]
@@ -592,13 +633,17 @@ def _lloyd_bounded_chunks(
                     up_w[b] = np.sqrt(max(norm + low_b + error + slack, 0.0))
                     low_w[b] = np.sqrt(max(norm + second_b - error - slack, 0.0))
                     decided[b] = (scale < _SAFE32) & (second_b - low_b > 2.0 * error)
+                # One array per loop: fewer stores in flight per iteration.
                 for b in range(count):
-                    i = pending[first + b]
-                    labels_out[i] = best_label32[b]
-                    upper[i] = up_w[b]
-                    lower[i] = low_w[b]
-                    fallback[n_fallback] = i
-                    n_fallback += 0 if decided[b] else 1
+                    labels_out[pending[first + b]] = best_label32[b]
+                for b in range(count):
+                    upper[pending[first + b]] = up_w[b]
+                for b in range(count):
+                    lower[pending[first + b]] = low_w[b]
+                for b in range(count):
+                    if not decided[b]:  # rare
+                        fallback[n_fallback] = pending[first + b]
+                        n_fallback += 1
             # 2b. Rows the float32 pass could not decide, in float64.
             for first in range(0, n_fallback, block):
                 count = min(block, n_fallback - first)
@@ -646,10 +691,7 @@ def _lloyd_bounded_chunks(
                     for f in range(n_features):
                         chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
         if update:
-            # An emptied cluster holds exactly nothing (no rounding residue).
-            for j in range(n_clusters):
-                if chunk_weights[j] == 0.0:
-                    chunk_sums[j, :] = 0.0
+            _clear_emptied(chunk_sums, chunk_weights)
 
 
 @jit(parallel=True, fastmath=_FASTMATH)
@@ -720,30 +762,84 @@ def _as_kernel_weights(sample_weight):
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
-def _lloyd_pass(X, sample_weight, centers, shift, labels=None):
+class LloydSums:
+    """Per-chunk statistics carried from one Lloyd pass to the next.
+
+    Attributes
+    ----------
+    sums, weights : ndarray of shape (n_chunks, n_clusters, n_features) and
+        (n_chunks, n_clusters), or None
+        Per-chunk statistics of the last pass's labels (``None`` before the
+        first pass, and after a weighted one: weighted passes recompute them).
+    """
+
+    def __init__(self):
+        self.sums = None
+        self.weights = None
+
+    def prepare(self, n_chunks, n_clusters, n_features, recompute):
+        """Return whether the next pass can update the statistics.
+
+        It can unless ``recompute`` (weighted rows, or no labels to update
+        from) or there are none yet; then they are allocated afresh.
+        """
+        if self.sums is not None and not recompute:
+            return True
+        self.sums = np.empty((n_chunks, n_clusters, n_features))
+        self.weights = np.empty((n_chunks, n_clusters))
+        return False
+
+    def merged(self, weighted):
+        """Return the merged sums and weights (then forget them if weighted)."""
+        result = merge(self.sums), merge(self.weights)
+        if weighted:
+            self.sums = self.weights = None
+        return result
+
+
+def _lloyd_pass(
+    X, sample_weight, centers, shift, labels=None, state=None, labels_in=None
+):
     """Run :func:`_lloyd_chunks` and merge its buffers (already validated input).
 
     ``labels``, if given, is an int32 array of shape (n_samples,) to write the
     labels into (a fit reuses two of them instead of allocating one per
-    iteration).
+    iteration). ``state`` (a :class:`LloydSums`) with ``labels_in``, the labels
+    of the pass that last used it, lets an unweighted pass update the sums with
+    the rows that changed cluster instead of recomputing them.
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
     if labels is None:
         labels = np.empty(n_samples, dtype=np.int32)
-    sums = np.empty((n_chunks, n_clusters, n_features))
-    weights = np.empty((n_chunks, n_clusters))
+    if state is None:
+        state = LloydSums()
+    weighted = sample_weight.shape[0] > 0
+    update = state.prepare(n_chunks, n_clusters, n_features, weighted)
+    if labels_in is None:
+        labels_in = labels
     inertia = np.empty(n_chunks)
     block = _block_rows(-(-n_features // _GROUP) * _GROUP)
     with parallel_region():
         _lloyd_chunks(
-            X, sample_weight, centers, shift, block, labels, sums, weights, inertia
+            X,
+            sample_weight,
+            centers,
+            shift,
+            block,
+            labels,
+            state.sums,
+            state.weights,
+            inertia,
+            labels_in,
+            update,
         )
-    return LloydStep(labels, merge(sums), merge(weights), float(merge(inertia)))
+    sums, weights = state.merged(weighted)
+    return LloydStep(labels, sums, weights, float(merge(inertia)))
 
 
-class LloydBounds:
+class LloydBounds(LloydSums):
     """Distance bounds carried from one Lloyd pass to the next (Hamerly).
 
     Parameters
@@ -765,11 +861,10 @@ class LloydBounds:
     """
 
     def __init__(self, n_samples):
+        super().__init__()
         self.upper = np.empty(n_samples)
         self.lower = np.empty(n_samples)
         self.centers = None
-        self.sums = None
-        self.weights = None
 
 
 def _center_geometry(previous, centers):
@@ -808,10 +903,10 @@ def _lloyd_bounded_pass(
     n_clusters = centers.shape[0]
     n_chunks = n_chunks_for(n_samples, n_clusters * n_features + n_clusters + 1)
     initialized = bounds.centers is not None
-    update = initialized and bounds.sums is not None
-    if not update:
-        bounds.sums = np.empty((n_chunks, n_clusters, n_features))
-        bounds.weights = np.empty((n_chunks, n_clusters))
+    weighted = sample_weight.shape[0] > 0
+    update = bounds.prepare(
+        n_chunks, n_clusters, n_features, weighted or not initialized
+    )
     block = _block_rows(-(-n_features // _GROUP) * _GROUP, itemsize=4)
     moves, other_moves, half_gaps = _center_geometry(bounds.centers, centers)
     with parallel_region():
@@ -835,10 +930,8 @@ def _lloyd_bounded_pass(
             bounds.weights,
         )
     bounds.centers = centers.copy()
-    step = LloydStep(labels_out, merge(bounds.sums), merge(bounds.weights), np.nan)
-    if sample_weight.shape[0] > 0:
-        bounds.sums = bounds.weights = None  # weighted: recomputed every pass
-    return step
+    sums, weights = bounds.merged(weighted)
+    return LloydStep(labels_out, sums, weights, np.nan)
 
 
 def _assigned_pass(X, sample_weight, centers, shift, labels):
