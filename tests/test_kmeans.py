@@ -15,6 +15,7 @@ from fastem import KMeans
 from fastem._config import n_threads
 from fastem._kernels.kmeans import (
     LloydBounds,
+    LloydSums,
     _lloyd_bounded_pass,
     _lloyd_pass,
     lloyd_step,
@@ -135,6 +136,84 @@ def test_bounded_pass_equals_full_pass(
             centers[0] += 50.0
         elif iteration == 5:
             centers[0] -= 50.0
+
+
+def _lloyd_passes(X, centers, shift, n_passes, make_step):
+    """Yield ``(step, full)`` over ``n_passes`` Lloyd updates from ``centers``."""
+    for iteration in range(n_passes):
+        step = make_step(iteration, centers)
+        full = _lloyd_pass(X, np.empty(0), centers, shift)
+        yield step, full
+        positive = full.weights > 0
+        centers = centers.copy()
+        centers[positive] = full.sums[positive] / full.weights[positive, None]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["ties", "near-ties", "huge", "tiny", "offset"])
+def test_bounded_pass_float32_filter_edge_cases(case, dtype):
+    # The float32 comparison must hand every row it cannot decide to float64:
+    # exact ties (integer grid, centres on it), near ties (the grid moved by
+    # 1e-9, float64 only: float32 data cannot hold it; float32 arithmetic
+    # cannot resolve it), values too large for float32 (1e20: beyond the
+    # overflow guard), too small (1e-25: gaps below the absolute error floor)
+    # and data far from the origin (shifted by its own float32 mean, the
+    # direct float32 path).
+    rng = np.random.default_rng(7)
+    if case == "near-ties" and dtype == np.float32:
+        pytest.skip("float32 data cannot hold a 1e-9 offset")
+    if case in ("ties", "near-ties"):
+        X = rng.integers(0, 4, size=(3000, 4)).astype(dtype)
+        if case == "near-ties":
+            X += rng.uniform(-1e-9, 1e-9, size=X.shape)
+    else:
+        X = rng.standard_normal((3000, 6))
+        X = {"huge": X * 1e20, "tiny": X * 1e-25, "offset": X + 1e4}[case]
+        X = X.astype(dtype)
+    shift = X.mean(axis=0).astype(np.float64)
+    centers = X[rng.choice(X.shape[0], 40, replace=False)].astype(np.float64) - shift
+    bounds = LloydBounds(X.shape[0])
+    buffers = np.zeros((2, X.shape[0]), dtype=np.int32)
+
+    def bounded(iteration, centers):
+        labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
+        return _lloyd_bounded_pass(
+            X, np.empty(0), centers, shift, labels_in, labels_out, bounds
+        )
+
+    for step, full in _lloyd_passes(X, centers, shift, 5, bounded):
+        assert_array_equal(step.labels, full.labels)
+        assert_array_equal(step.weights, full.weights)
+        scale = np.abs(X.astype(np.float64) - shift).sum()
+        assert_allclose(step.sums, full.sums, rtol=0, atol=1e-14 * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_pass_updates_sums_from_changed_rows(dtype):
+    # A fit's full passes carry their per-chunk sums and update them with the
+    # rows that changed cluster: same labels and weights as a fresh pass, sums
+    # to rounding; a weighted pass recomputes them (bit for bit).
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20000, 2)).astype(dtype)
+    shift = X.mean(axis=0).astype(np.float64)
+    centers = X[rng.choice(X.shape[0], 8, replace=False)].astype(np.float64) - shift
+    state = LloydSums()
+    buffers = np.zeros((2, X.shape[0]), dtype=np.int32)
+
+    def updated(iteration, centers):
+        labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
+        return _lloyd_pass(X, np.empty(0), centers, shift, labels_out, state, labels_in)
+
+    for step, full in _lloyd_passes(X, centers, shift, 6, updated):
+        assert_array_equal(step.labels, full.labels)
+        assert_array_equal(step.weights, full.weights)
+        scale = np.abs(X.astype(np.float64) - shift).sum()
+        assert_allclose(step.sums, full.sums, rtol=0, atol=1e-14 * scale)
+    weights = rng.uniform(0, 2, X.shape[0])
+    weighted = _lloyd_pass(X, weights, centers, shift, None, state, buffers[0])
+    fresh = _lloyd_pass(X, weights, centers, shift)
+    assert_array_equal(weighted.sums, fresh.sums)
+    assert_array_equal(weighted.weights, fresh.weights)
 
 
 def test_lloyd_step_rejects_mismatched_shapes():

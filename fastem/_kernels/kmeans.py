@@ -407,8 +407,10 @@ _AHEAD = 8
 
 #: Unit roundoff of float32.
 _U32 = 2.0**-24
-#: Absolute floor of the float32 error bound: covers underflow (each float32
-#: operation loses at most 2**-150 to it, a few hundred of them far below this).
+#: Absolute part of the float32 error bound, per unit of ``1 + ||x||^2 + 2
+#: max ||c||^2``: covers underflow, where rounding is absolute (at most 2**-150
+#: per value or operation, times at most ``2 sqrt(d) (||x|| + ||c||)``), far
+#: below this for any realistic ``d``.
 _TINY32 = 1e-36
 #: Above this ``||x||^2 + 2 max ||c||^2`` a row is not compared in float32
 #: (no float32 intermediate may overflow).
@@ -626,7 +628,7 @@ def _lloyd_bounded_chunks(
                 for b in range(count):
                     norm = row_norms[b]
                     scale = norm + 2.0 * max_norm
-                    error = error32 * scale + _TINY32
+                    error = error32 * scale + _TINY32 * (1.0 + scale)
                     low_b = np.float64(best32[b])
                     second_b = np.float64(second32[b])
                     slack = 2.0 * margin * (norm + max_norm)
