@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._kernels._moments import column_mean_var
 from ._kernels.kmeans import (
     LloydBounds,
     LloydSums,
@@ -46,22 +47,12 @@ def _is_array_like(value):
 def _tolerance(X, tol):
     """``tol`` scaled by the mean per-feature variance of X (scikit-learn's).
 
-    The variance is taken in two passes over slabs of rows, in float64, so no
+    The variance is taken in float64 by a parallel two-pass kernel, so no
     temporary of X's size is made (``np.var`` would make one).
     """
     if tol == 0:
         return 0.0
-    n_samples = X.shape[0]
-    slab = 1 << 16
-    total = np.zeros(X.shape[1])
-    for start in range(0, n_samples, slab):
-        total += X[start : start + slab].sum(axis=0, dtype=np.float64)
-    mean = total / n_samples
-    squares = np.zeros(X.shape[1])
-    for start in range(0, n_samples, slab):
-        dev = X[start : start + slab] - mean
-        squares += np.einsum("ij,ij->j", dev, dev)
-    return float(np.mean(squares / n_samples) * tol)
+    return float(np.mean(column_mean_var(X)[1]) * tol)
 
 
 class KMeans(
@@ -302,7 +293,7 @@ class KMeans(
                 best = run
         labels, inertia, centers, n_iter = best
 
-        distinct = np.unique(labels).shape[0]
+        distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "

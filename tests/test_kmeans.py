@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastem.kmeans
 from fastem import KMeans
 from fastem._config import n_threads
+from fastem._kernels._moments import column_mean_var
 from fastem._kernels.kmeans import (
     LloydBounds,
     LloydSums,
@@ -316,6 +317,18 @@ def test_tolerance_is_relative_to_the_variance():
         ref = SklearnKMeans(4, init=init, n_init=1, tol=tol).fit(X)
         assert ours.n_iter_ == ref.n_iter_
         assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples", [1, 3, 5000, 70_001])
+def test_column_mean_var_against_numpy(n_samples, dtype):
+    # Data far from the origin: a one-pass E[x^2] - E[x]^2 would lose it.
+    rng = np.random.default_rng(n_samples)
+    X = (rng.standard_normal((n_samples, 5)) * [1, 10, 1e-3, 1, 0] + 1e4).astype(dtype)
+    mean, var = column_mean_var(X)
+    X64 = X.astype(np.float64)
+    assert_allclose(mean, X64.mean(axis=0), rtol=1e-14)
+    assert_allclose(var, X64.var(axis=0), rtol=1e-9, atol=1e-20)
 
 
 def test_float32_data(lloyd_pass):

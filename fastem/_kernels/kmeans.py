@@ -32,12 +32,32 @@ Within a fit, :func:`_lloyd_bounded_chunks` keeps Hamerly's two bounds per row
 (an upper bound of its distance to its centre, a lower bound of its distance to
 every other centre: two arrays of n floats) and moves them by how far the
 centres moved. Rows whose bounds prove that their label cannot change skip the
-comparison with every centre; the others go, gathered ``block`` at a time,
-through the same tile as above, which also reports the runner-up for the new
-lower bound. Both bounds carry a margin far above the rounding error of the
-expanded distance, so the labels are exactly those of the full pass, and the
-sums are accumulated over the rows in the same order, so they are bit-identical
-too. Reading X for the sums is then most of what is left of an iteration.
+comparison with every centre (tightening the upper bound with the exact
+distance first, while that proves often enough to pay); the others go,
+gathered ``block`` at a time, through the same tile, which also reports the
+runner-up for the new lower bound. Both bounds carry a margin far above the
+rounding error of the expanded distance, so the labels are exactly those of
+the full pass. The gathered rows are prefetched when they lie far apart.
+
+Float32 comparisons, float64 decisions
+--------------------------------------
+The bounded pass runs the tile in float32, eight rows to a vector instead of
+four: the shifted rows and centres are rounded to float32 once, and every value
+``||c||^2 - 2 x.c`` then lies within a proven error bound of the exact one
+(:func:`_float32_error_factor`). A row whose two smallest values differ by more
+than twice that bound has the nearest centre any exact computation gives; the
+few others (near ties, and magnitudes float32 cannot hold) are compared again
+in float64. Labels are therefore those of the float64 computation; the bounds
+widen by the float32 error.
+
+Sums from the rows that changed
+-------------------------------
+Without sample weights, a fit's passes keep their per-chunk sums and weights
+(:class:`LloydSums`) and update them with the rows whose label changed,
+instead of summing every row again: the weights (counts) stay exact, the sums
+differ from a fresh sum by rounding only, and rows whose label the bounds
+proved are not read at all. Weighted passes recompute the sums, over the rows
+in order.
 
 Floating-point policy: these kernels drop ``reassoc`` from fastem's fastmath
 set. With it, LLVM vectorises the four-feature sums along the feature axis

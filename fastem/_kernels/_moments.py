@@ -1,0 +1,59 @@
+"""Column means and variances of the data, in parallel, in float64.
+
+NumPy's ``X.var(axis=0)`` reads X on one thread and makes a temporary of X's
+size; these kernels read it twice (sum, then squared deviations about the mean)
+on every thread, in fixed chunks merged in order, without a temporary.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._config import jit, parallel_region
+from ._reduce import chunk_bounds, merge, n_chunks_for
+
+
+@jit(parallel=True)
+def _column_sums(X, center, power, out):
+    """``out[chunk, f] = sum over the chunk's rows of (X[i, f] - center[f])**power``.
+
+    ``power`` is 1 or 2; the rows are summed in float64.
+    """
+    n_samples, n_features = X.shape
+    n_chunks = out.shape[0]
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        totals = np.zeros(n_features)
+        for i in range(start, stop):
+            for f in range(n_features):
+                value = np.float64(X[i, f]) - center[f]
+                totals[f] += value if power == 1 else value * value
+        out[chunk, :] = totals
+
+
+def column_mean_var(X):
+    """Return the column means and (population) variances of ``X`` in float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+        The data; at least one row.
+
+    Returns
+    -------
+    mean, var : ndarray of shape (n_features,), float64
+        The variance is taken about the mean in a second pass (no cancellation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem._kernels._moments import column_mean_var
+    >>> column_mean_var(np.array([[1.0, 10.0], [3.0, 10.0]]))
+    (array([ 2., 10.]), array([1., 0.]))
+    """
+    n_samples, n_features = X.shape
+    out = np.empty((n_chunks_for(n_samples, n_features), n_features))
+    with parallel_region():
+        _column_sums(X, np.zeros(n_features), 1, out)
+        mean = merge(out) / n_samples
+        _column_sums(X, mean, 2, out)
+    return mean, merge(out) / n_samples
