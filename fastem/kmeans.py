@@ -331,7 +331,7 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        return _lloyd_pass(X, np.empty(0), centers, shift).labels
+        return _lloyd_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the label of every training row.
@@ -411,7 +411,7 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        labels = _lloyd_pass(X, weights, centers, shift).labels
+        labels = _lloyd_pass(X, weights, centers, shift, with_inertia=False).labels
         return -_assigned_pass(X, weights, centers, shift, labels)[1]
 
 
@@ -455,7 +455,14 @@ def _pass(X, sample_weight, centers, shift, labels_in, labels_out, state):
             X, sample_weight, centers, shift, labels_in, labels_out, state
         )
     return _lloyd_pass(
-        X, sample_weight, centers, shift, labels_out, state=state, labels_in=labels_in
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels_out,
+        state=state,
+        labels_in=labels_in,
+        with_inertia=False,
     )
 
 
@@ -500,7 +507,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         center_shift_total = float((center_shift**2).sum())
         centers = centers_new
         labels = step.labels
-        if labels_old is not None and np.array_equal(labels, labels_old):
+        if labels_old is not None and _unchanged(state, labels, labels_old):
             if verbose:
                 print(f"Converged at iteration {iteration}: strict convergence.")
             strict = True
@@ -526,6 +533,13 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     # The inertia of the returned labels and centres, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1
+
+
+def _unchanged(state, labels, labels_old):
+    """Whether the last pass left every label as it was."""
+    if state.n_changed is not None:  # counted by the pass itself
+        return state.n_changed == 0
+    return np.array_equal(labels, labels_old)
 
 
 def _average_centers(sums, weights):

@@ -107,11 +107,12 @@ def _prepare_centers(centers, n_features_padded):
 
 
 @jit(fastmath=_FASTMATH)
-def _load_block(X, start, stop, shift, xt, norms):
+def _load_block(X, start, stop, shift, xt, norms, with_norms):
     """Copy rows ``start:stop`` of X minus ``shift`` into ``xt``, transposed.
 
-    ``norms[b]`` receives the squared norm of the shifted row ``b``. Unused
-    columns of ``xt`` (past ``stop``) and padding features are zeros.
+    If ``with_norms``, ``norms[b]`` receives the squared norm of the shifted
+    row ``b``. Unused columns of ``xt`` (past ``stop``) and padding features
+    are zeros.
     """
     n_features = X.shape[1]
     block = xt.shape[1]
@@ -125,6 +126,8 @@ def _load_block(X, start, stop, shift, xt, norms):
     for f in range(n_features):
         for b in range(count, block):
             xt[f, b] = 0.0
+    if not with_norms:
+        return
     for b in range(block):
         norms[b] = 0.0
     for f in range(n_features):
@@ -224,6 +227,8 @@ def _lloyd_chunks(
     inertia,
     labels_in,
     update,
+    with_inertia,
+    changed,
 ):
     """Assign rows to their nearest centre and accumulate per-chunk statistics.
 
@@ -257,6 +262,12 @@ def _lloyd_chunks(
         ``labels_in``) with the rows that changed cluster, instead of
         recomputing them: the weights stay exact, the sums differ from a fresh
         sum by rounding only.
+    with_inertia : bool
+        Compute ``inertia`` (otherwise it is left as it is, and the rows' norms
+        are not computed).
+    changed : ndarray of shape (n_chunks,), int64
+        Output, with ``update``: per chunk, the number of rows whose label
+        differs from ``labels_in``.
     """
     n_samples, n_features = X.shape
     n_chunks = sums.shape[0]
@@ -279,18 +290,20 @@ def _lloyd_chunks(
         row_weights = np.ones(block)
         # Per-lane partial inertia: a vectorisable sum in a fixed order.
         lane_inertia = np.zeros(block)
+        n_changed = 0
         for row in range(start, stop, block):
             count = min(block, stop - row)
-            _load_block(X, row, row + count, shift, xt, row_norms)
+            _load_block(X, row, row + count, shift, xt, row_norms, with_inertia)
             _nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1)
             if weighted:
                 for b in range(count):
                     row_weights[b] = sample_weight[row + b]
             for b in range(count, block):
                 row_weights[b] = 0.0
-            for b in range(block):
-                # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c), clipped at 0
-                lane_inertia[b] += row_weights[b] * max(row_norms[b] + best[b], 0.0)
+            if with_inertia:
+                for b in range(block):
+                    # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c), clipped at 0
+                    lane_inertia[b] += row_weights[b] * max(row_norms[b] + best[b], 0.0)
             for b in range(count):
                 labels[row + b] = best_label[b]
             if update:
@@ -299,6 +312,7 @@ def _lloyd_chunks(
                     old = labels_in[row + b]
                     label = best_label[b]
                     if label != old:
+                        n_changed += 1
                         chunk_weights[old] -= 1.0
                         chunk_weights[label] += 1.0
                         for f in range(n_features):
@@ -314,10 +328,12 @@ def _lloyd_chunks(
                         chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
         if update:
             _clear_emptied(chunk_sums, chunk_weights)
-        total = 0.0
-        for b in range(block):
-            total += lane_inertia[b]
-        inertia[chunk] = total
+        changed[chunk] = n_changed
+        if with_inertia:
+            total = 0.0
+            for b in range(block):
+                total += lane_inertia[b]
+            inertia[chunk] = total
 
 
 #: Safety margin of the distance bounds, in units of ``eps * (||x||^2 + ||c||^2)``
@@ -483,6 +499,7 @@ def _lloyd_bounded_chunks(
     update,
     sums,
     weights,
+    changed,
 ):
     """As :func:`_lloyd_chunks`, skipping rows whose bounds prove their label.
 
@@ -507,7 +524,7 @@ def _lloyd_bounded_chunks(
     ``update=True`` they must hold the statistics of ``labels_in`` (from the
     previous pass, unweighted) and only the rows that changed cluster are read
     to update them: the weights (counts) stay exact, the sums differ from a
-    fresh sum by rounding only.
+    fresh sum by rounding only; ``changed[chunk]`` then counts those rows.
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -556,6 +573,7 @@ def _lloyd_bounded_chunks(
         acc132 = np.empty(block, dtype=np.float32)
         tried_total = 0
         proved_total = 0
+        n_changed = 0
         for row in range(start, stop, window):
             end = min(row + window, stop)
             n_pending = 0
@@ -699,6 +717,7 @@ def _lloyd_bounded_chunks(
                     old = labels_in[i]
                     label = labels_out[i]
                     if label != old:
+                        n_changed += 1
                         chunk_weights[old] -= 1.0
                         chunk_weights[label] += 1.0
                         for f in range(n_features):
@@ -714,6 +733,7 @@ def _lloyd_bounded_chunks(
                         chunk_sums[label, f] += w * (np.float64(X[i, f]) - shift[f])
         if update:
             _clear_emptied(chunk_sums, chunk_weights)
+        changed[chunk] = n_changed
 
 
 @jit(parallel=True, fastmath=_FASTMATH)
@@ -793,11 +813,14 @@ class LloydSums:
         (n_chunks, n_clusters), or None
         Per-chunk statistics of the last pass's labels (``None`` before the
         first pass, and after a weighted one: weighted passes recompute them).
+    n_changed : int or None
+        Rows whose label the last pass changed, if it updated the statistics.
     """
 
     def __init__(self):
         self.sums = None
         self.weights = None
+        self.n_changed = None
 
     def prepare(self, n_chunks, n_clusters, n_features, recompute):
         """Return whether the next pass can update the statistics.
@@ -811,8 +834,13 @@ class LloydSums:
         self.weights = np.empty((n_chunks, n_clusters))
         return False
 
-    def merged(self, weighted):
-        """Return the merged sums and weights (then forget them if weighted)."""
+    def merged(self, weighted, changed, update):
+        """Return the merged sums and weights (then forget them if weighted).
+
+        Records in ``n_changed`` how many rows changed cluster since the last
+        pass when the pass updated the statistics (``None`` otherwise).
+        """
+        self.n_changed = int(changed.sum()) if update else None
         result = merge(self.sums), merge(self.weights)
         if weighted:
             self.sums = self.weights = None
@@ -820,7 +848,14 @@ class LloydSums:
 
 
 def _lloyd_pass(
-    X, sample_weight, centers, shift, labels=None, state=None, labels_in=None
+    X,
+    sample_weight,
+    centers,
+    shift,
+    labels=None,
+    state=None,
+    labels_in=None,
+    with_inertia=True,
 ):
     """Run :func:`_lloyd_chunks` and merge its buffers (already validated input).
 
@@ -828,7 +863,8 @@ def _lloyd_pass(
     labels into (a fit reuses two of them instead of allocating one per
     iteration). ``state`` (a :class:`LloydSums`) with ``labels_in``, the labels
     of the pass that last used it, lets an unweighted pass update the sums with
-    the rows that changed cluster instead of recomputing them.
+    the rows that changed cluster instead of recomputing them. Without
+    ``with_inertia`` the step's inertia is ``nan`` (and cheaper).
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -841,7 +877,8 @@ def _lloyd_pass(
     update = state.prepare(n_chunks, n_clusters, n_features, weighted)
     if labels_in is None:
         labels_in = labels
-    inertia = np.empty(n_chunks)
+    inertia = np.full(n_chunks, np.nan)
+    changed = np.zeros(n_chunks, dtype=np.int64)
     block = _block_rows(-(-n_features // _GROUP) * _GROUP)
     with parallel_region():
         _lloyd_chunks(
@@ -856,8 +893,10 @@ def _lloyd_pass(
             inertia,
             labels_in,
             update,
+            with_inertia,
+            changed,
         )
-    sums, weights = state.merged(weighted)
+    sums, weights = state.merged(weighted, changed, update)
     return LloydStep(labels, sums, weights, float(merge(inertia)))
 
 
@@ -929,6 +968,7 @@ def _lloyd_bounded_pass(
     update = bounds.prepare(
         n_chunks, n_clusters, n_features, weighted or not initialized
     )
+    changed = np.zeros(n_chunks, dtype=np.int64)
     block = _block_rows(-(-n_features // _GROUP) * _GROUP, itemsize=4)
     moves, other_moves, half_gaps = _center_geometry(bounds.centers, centers)
     with parallel_region():
@@ -950,9 +990,10 @@ def _lloyd_bounded_pass(
             update,
             bounds.sums,
             bounds.weights,
+            changed,
         )
     bounds.centers = centers.copy()
-    sums, weights = bounds.merged(weighted)
+    sums, weights = bounds.merged(weighted, changed, update)
     return LloydStep(labels_out, sums, weights, np.nan)
 
 
