@@ -331,7 +331,12 @@ def sklearn_estep_model(covariance_type, init):
     return model
 
 
-def fit_kmeans(backend, X, centres, max_iter):
+#: k-means fit to convergence: scikit-learn's default tolerance and iteration cap.
+CONVERGED_TOL = 1e-4
+CONVERGED_MAX_ITER = 300
+
+
+def fit_kmeans(backend, X, centres, max_iter, tol=0.0):
     """Run k-means from ``centres``; returns ``(final centres, n_iter)``."""
     k = centres.shape[0]
     if backend == "faiss":
@@ -357,7 +362,7 @@ def fit_kmeans(backend, X, centres, max_iter):
         n_clusters=k,
         init=centres,
         n_init=1,
-        tol=0.0,
+        tol=tol,
         max_iter=max_iter,
         random_state=SEED,
     )
