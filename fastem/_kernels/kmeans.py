@@ -528,9 +528,10 @@ def _lloyd_bounded_chunks(
     other centres and ``half_gaps[j]`` half the distance from centre ``j`` to
     its nearest other centre. A row keeps its label when ``upper < lower`` or
     ``upper < half_gaps[label]`` after the moves (first with the stored upper
-    bound, then with the exact distance); only the other rows are compared with
-    every centre. Both bounds carry a margin well above rounding, so the labels
-    are those of the full computation. ``initialized=False`` compares every row.
+    bound, then, while that proves often enough, with the exact distance); only
+    the other rows are compared with every centre. The bounds are float32,
+    rounded outwards, and carry a margin well above rounding, so the labels are
+    those of the full computation. ``initialized=False`` compares every row.
 
     The rows left are compared with every centre in float32 first: a row whose
     two smallest float32 values differ by more than twice their error bound
