@@ -488,6 +488,38 @@ def _down32(value):
     return np.float32(value - abs(value) * _STEP32_REL - _STEP32_ABS)
 
 
+@jit(fastmath=_FASTMATH)
+def _gather_rows(X, rows, first, count, lanes, n_rows, prefetch, shift, xt):
+    """Copy rows ``rows[first:first + count]`` of X minus ``shift`` into ``xt``.
+
+    Transposed, in ``xt``'s dtype (a float32 ``xt`` rounds each float64
+    difference once); columns ``count:lanes`` of the used features are zeroed.
+    With ``prefetch``, the row ``_AHEAD`` places further in ``rows[:n_rows]``
+    is prefetched as each row is copied.
+    """
+    n_features = X.shape[1]
+    for b in range(count):
+        i = rows[first + b]
+        if prefetch and first + b + _AHEAD < n_rows:
+            prefetch_row(X, rows[first + b + _AHEAD])
+        for f in range(n_features):
+            xt[f, b] = np.float64(X[i, f]) - shift[f]
+    for f in range(n_features):
+        for b in range(count, lanes):
+            xt[f, b] = 0.0
+
+
+@jit(fastmath=_FASTMATH)
+def _squared_norms(xt, lanes, norms):
+    """``norms[b]``: the squared norm of column ``b < lanes`` of ``xt``, in float64."""
+    for b in range(lanes):
+        norms[b] = 0.0
+    for f in range(xt.shape[0]):
+        for b in range(lanes):
+            value = np.float64(xt[f, b])
+            norms[b] += value * value
+
+
 @jit
 def _sq_distance(X, i, shift, centers, label):
     """``||X[i] - shift - centers[label]||^2`` (reassociated: a vector reduction)."""
@@ -557,11 +589,6 @@ def _lloyd_bounded_chunks(
     scaled32 = scaled.astype(np.float32)
     norms32 = norms.astype(np.float32)
     error32 = _float32_error_factor(n_features_padded)
-    shift_x = np.empty(n_features, dtype=X.dtype)
-    direct = True
-    for f in range(n_features):
-        shift_x[f] = shift[f]
-        direct = direct and np.float64(shift_x[f]) == shift[f]
     weighted = sample_weight.shape[0] > 0
     for chunk in prange(n_chunks):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
@@ -644,33 +671,12 @@ def _lloyd_bounded_chunks(
             for first in range(0, n_pending, block):
                 count = min(block, n_pending - first)
                 lanes = min(block, -(-count // 8) * 8)
-                if direct:
-                    # X's own arithmetic: float32 data minus a float32 shift
-                    # rounds once, like the conversion of float64 data.
-                    for b in range(count):
-                        i = pending[first + b]
-                        if sparse and first + b + _AHEAD < n_pending:
-                            prefetch_row(X, pending[first + b + _AHEAD])
-                        for f in range(n_features):
-                            xt32[f, b] = np.float32(X[i, f] - shift_x[f])
-                else:
-                    for b in range(count):
-                        i = pending[first + b]
-                        if sparse and first + b + _AHEAD < n_pending:
-                            prefetch_row(X, pending[first + b + _AHEAD])
-                        for f in range(n_features):
-                            xt32[f, b] = np.float32(np.float64(X[i, f]) - shift[f])
-                for f in range(n_features):
-                    for b in range(count, lanes):
-                        xt32[f, b] = 0.0
-                # Squared norms of the rounded rows, in float64 (within 3u of
-                # the exact ones; the error bound allows for it).
-                for b in range(lanes):
-                    row_norms[b] = 0.0
-                for f in range(n_features):
-                    for b in range(lanes):
-                        value = np.float64(xt32[f, b])
-                        row_norms[b] += value * value
+                # Norms of the rounded rows: within 3u of the exact ones, which
+                # the error bound allows for.
+                _gather_rows(
+                    X, pending, first, count, lanes, n_pending, sparse, shift, xt32
+                )
+                _squared_norms(xt32, lanes, row_norms)
                 _nearest_two_in_block(
                     xt32,
                     scaled32,
@@ -707,18 +713,10 @@ def _lloyd_bounded_chunks(
             for first in range(0, n_fallback, block):
                 count = min(block, n_fallback - first)
                 lanes = min(block, -(-count // 8) * 8)
-                for b in range(count):
-                    i = fallback[first + b]
-                    for f in range(n_features):
-                        xt[f, b] = np.float64(X[i, f]) - shift[f]
-                for f in range(n_features):
-                    for b in range(count, lanes):
-                        xt[f, b] = 0.0
-                for b in range(lanes):
-                    row_norms[b] = 0.0
-                for f in range(n_features):
-                    for b in range(lanes):
-                        row_norms[b] += xt[f, b] * xt[f, b]
+                _gather_rows(
+                    X, fallback, first, count, lanes, n_fallback, False, shift, xt
+                )
+                _squared_norms(xt, lanes, row_norms)
                 _nearest_two_in_block(
                     xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
                 )
