@@ -12,16 +12,8 @@ from . import common
 BACKENDS = ["fastem", "sklearn", "faiss"]
 
 
-class KMeansFit:
-    """Lloyd iterations on generated blobs."""
-
-    params = (BACKENDS, common.KMEANS_CASES, common.DTYPES)
-    param_names = ["backend", "case", "dtype"]
-    number = 1
-    warmup_time = 0.0
-    timeout = 1800.0
-    repeat = (1, 5, 20.0) if common.PROFILE == "quick" else (1, 3, 60.0)
-    rounds = 2 if common.PROFILE == "quick" else 1
+class _KMeansCase:
+    """Data, start and thread setting of one (backend, case, dtype); no benchmarks."""
 
     def setup(self, backend, case, dtype):
         common.require(backend, "KMeans")
@@ -37,6 +29,18 @@ class KMeansFit:
     def teardown(self, *params):
         if hasattr(self, "_threads"):
             self._threads.restore()
+
+
+class KMeansFit(_KMeansCase):
+    """Lloyd iterations on generated blobs."""
+
+    params = (BACKENDS, common.KMEANS_CASES, common.DTYPES)
+    param_names = ["backend", "case", "dtype"]
+    number = 1
+    warmup_time = 0.0
+    timeout = 1800.0
+    repeat = (1, 5, 20.0) if common.PROFILE == "quick" else (1, 3, 60.0)
+    rounds = 2 if common.PROFILE == "quick" else 1
 
     def _fit(self, max_iter):
         return common.fit_kmeans(self.backend, self.X, self.centres, max_iter)
@@ -59,7 +63,7 @@ class KMeansFit:
     track_inertia.unit = "sum of squared distances"
 
 
-class KMeansConverged:
+class KMeansConverged(_KMeansCase):
     """Whole fits to convergence (``tol=1e-4``, ``max_iter=300``)."""
 
     params = (BACKENDS[:2], common.KMEANS_CASES, common.DTYPES)
@@ -68,19 +72,6 @@ class KMeansConverged:
     warmup_time = 0.0
     timeout = 1800.0
     repeat = (1, 3, 20.0) if common.PROFILE == "quick" else (1, 3, 120.0)
-
-    def setup(self, backend, case, dtype):
-        common.require(backend, "KMeans")
-        n, d, k = (int(v) for v in case.split("x"))
-        self.backend = backend
-        self.X = common.blobs(n, d, k, dtype)
-        self.centres = common.initial_centres(self.X, k)
-        self._threads = common.Threads(backend, common.N_CPU)
-        common.fit_kmeans(backend, self.X[:4096], self.centres, 2)  # warm-up
-
-    def teardown(self, *params):
-        if hasattr(self, "_threads"):
-            self._threads.restore()
 
     def _fit(self):
         return common.fit_kmeans(
