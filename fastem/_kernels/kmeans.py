@@ -671,11 +671,11 @@ def _lloyd_bounded_chunks(
             for first in range(0, n_pending, block):
                 count = min(block, n_pending - first)
                 lanes = min(block, -(-count // 8) * 8)
-                # Norms of the rounded rows: within 3u of the exact ones, which
-                # the error bound allows for.
                 _gather_rows(
                     X, pending, first, count, lanes, n_pending, sparse, shift, xt32
                 )
+                # Norms of the rounded rows: within 3u of the exact ones, which
+                # the error bound allows for.
                 _squared_norms(xt32, lanes, row_norms)
                 _nearest_two_in_block(
                     xt32,
