@@ -1,11 +1,37 @@
-"""The EM loop shared by the mixture estimators.
+"""The EM loop and the hooks a mixture model fills.
 
-It mirrors scikit-learn's ``BaseMixture.fit_predict`` so results compare one to
-one: ``n_init`` keeps the best lower bound, ``warm_start`` continues from the
-fitted state, ``tol`` applies to the change of the per-sample mean lower bound,
+:class:`BaseEMMixture` mirrors scikit-learn's ``BaseMixture`` so results compare
+one to one: ``n_init`` keeps the best lower bound, ``warm_start`` continues from
+the fitted attributes, ``tol`` applies to the change of the lower bound,
 ``verbose`` prints the same messages, and a ``ConvergenceWarning`` is raised when
-the best initialisation did not converge. Subclasses supply the hooks: set up a
-state, one fused EM iteration, and conversion to and from fitted attributes.
+the best initialisation did not converge. It owns initialisation from
+responsibilities, prediction, scoring and sampling. A model fills small hooks,
+named as in scikit-learn where the meaning is the same:
+
+``_check_parameters(X)``
+    Validate user-given initial parameters against ``X``.
+``_initialize(X, stats)``
+    Set the fitted attributes from the statistics of the initial
+    responsibilities.
+``_estimate_log_weights()``
+    The per-component ``log pi_k`` (``E[log pi_k]`` for a variational model).
+``_estimate_log_prob_parameters()``
+    What the compiled E-step needs for ``log p(x | k)``: the means, the
+    precision Cholesky factors and the per-component additive constant of the
+    log-density. A model's whole E-step is then ``log_norm = log weights +
+    constant`` handed to the same compiled pass (:mod:`fastem.kernels`).
+``_m_step(stats)``
+    Update the fitted attributes from one E-step's statistics.
+``_compute_lower_bound(stats)``
+    The quantity EM increases (per-sample log-likelihood, or the ELBO).
+``_get_parameters()``, ``_set_parameters(params)``
+    The fitted attributes as a tuple, and back.
+
+The fitted attributes are the model: ``predict``, ``score_samples``,
+``sample`` and ``warm_start`` read them, so parameters set by hand (a model built
+from known parameters) or edited after a fit are what is used. During a fit they
+are float64; for float32 data they are stored as float32 at the end, and a
+float64 copy is used instead only while it rounds exactly to the attribute.
 
 Unlike scikit-learn, ``fit`` runs no final E-step (it would only compute labels
 that ``fit`` throws away); ``fit_predict`` runs it, so ``fit_predict(X)`` equals
@@ -13,7 +39,7 @@ that ``fit`` throws away); ``fit_predict`` runs it, so ``fit_predict(X)`` equals
 """
 
 import warnings
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 from time import time
 
 import numpy as np
@@ -22,35 +48,93 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _init, kernels
+from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
+from .kernels._stats import stats_from_source
+
+#: The initialisations scikit-learn's mixtures offer.
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class BaseEMMixture(DensityMixin, BaseEstimator):
-    """EM fit loop; subclasses implement the model-specific hooks."""
+class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
+    """EM fit loop, prediction and sampling; subclasses fill the hooks."""
+
+    #: Names of the fitted array attributes stored in the data's dtype.
+    _parameter_names = ()
+
+    # -- the hooks --------------------------------------------------------------
 
     @abstractmethod
-    def _check_init_parameters(self, X):
+    def _check_parameters(self, X):
         """Validate user-given initial parameters against ``X``."""
 
     @abstractmethod
-    def _initial_state(self, X, sample_weight, random_state):
-        """Return a fresh model state (a dict of float64 arrays)."""
+    def _initialize(self, X, stats):
+        """Set the parameters from the statistics of the initial responsibilities."""
 
     @abstractmethod
-    def _fitted_state(self):
-        """Return the state stored by the last fit (for ``warm_start``)."""
+    def _estimate_log_weights(self):
+        """Return the per-component log-weights, shape (n_components,)."""
 
     @abstractmethod
-    def _em_iteration(self, X, sample_weight, state):
-        """Run one fused E+M iteration: return the new state and lower bound."""
+    def _estimate_log_prob_parameters(self):
+        """Return ``(means, precisions_cholesky, constant)`` for the E-step."""
 
     @abstractmethod
-    def _store_state(self, state, dtype):
-        """Set the fitted attributes from a state."""
+    def _m_step(self, stats):
+        """Update the parameters from one E-step's :class:`SuffStats`."""
 
     @abstractmethod
-    def _predict_labels(self, X):
-        """Most likely component of each row of ``X`` (already validated)."""
+    def _compute_lower_bound(self, stats):
+        """Return the lower bound of the E-step that made ``stats``."""
+
+    @abstractmethod
+    def _get_parameters(self):
+        """Return the fitted parameters as a tuple of float64 arrays."""
+
+    @abstractmethod
+    def _set_parameters(self, params):
+        """Set the fitted parameters from a tuple like :meth:`_get_parameters`."""
+
+    #: Whether :meth:`_compute_lower_bound` needs the entropy statistic.
+    _lower_bound_needs_entropy = False
+
+    def _needs_initial_responsibilities(self):
+        """Whether :meth:`_initialize` needs statistics (False: all params given)."""
+        return True
+
+    # -- fitted attributes as float64 -------------------------------------------
+
+    def _as_float64(self, name):
+        """Return the attribute ``name`` in float64 (its exact float64 twin if any)."""
+        value = getattr(self, name)
+        twin = getattr(self, "_float64_twins", {}).get(name)
+        if (
+            twin is not None
+            and isinstance(value, np.ndarray)
+            and value.shape == twin.shape
+            and np.array_equal(twin.astype(value.dtype), value)
+        ):
+            return twin
+        return np.asarray(value, dtype=np.float64)
+
+    def _store_dtype(self, dtype):
+        """Cast the fitted arrays to the data's dtype, keeping float64 twins."""
+        self._float64_twins = {}
+        if dtype == np.float64:
+            return
+        for name in self._parameter_names:
+            value = getattr(self, name)
+            self._float64_twins[name] = value
+            setattr(self, name, value.astype(dtype))
+
+    def _log_norm(self):
+        """``(means, precisions_cholesky, log_norm)`` of the current model."""
+        means, chol, constant = self._estimate_log_prob_parameters()
+        return means, chol, self._estimate_log_weights() + constant
+
+    # -- fitting ----------------------------------------------------------------
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with the EM algorithm.
@@ -100,6 +184,72 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
         X = self._fit(X, sample_weight)
         return self._predict_labels(X)
 
+    def _initialize_parameters(self, X, sample_weight, random_state):
+        """Draw initial responsibilities by ``init_params``, then :meth:`_initialize`.
+
+        The responsibilities are never an (n_samples, n_components) array: they
+        come slab by slab from a source drawing from ``random_state`` exactly
+        as scikit-learn does, so the same seed gives the same start.
+        """
+        n_samples = X.shape[0]
+        k = self.n_components
+        init = self.init_params
+        if init not in INIT_PARAMS:
+            raise ValueError(
+                f"Unimplemented initialization method {init!r}; init_params must "
+                f"be one of {INIT_PARAMS}."
+            )
+        if not self._needs_initial_responsibilities():
+            self._initialize(X, None)
+            return
+        rewind = None
+        if init == "random":
+            source, rewind = _init.uniform_source(random_state, n_samples, k)
+        elif init == "kmeans":
+            from .kmeans import KMeans
+
+            labels = (
+                KMeans(n_clusters=k, n_init=1, random_state=random_state)
+                .fit(X, sample_weight=sample_weight)
+                .labels_
+            )
+            source = _init.one_hot_source(labels, k)
+        else:
+            if init == "k-means++":
+                _, indices = kmeans_plusplus(
+                    X, k, sample_weight=sample_weight, random_state=random_state
+                )
+            else:
+                p = (
+                    None
+                    if sample_weight is None
+                    else sample_weight / sample_weight.sum()
+                )
+                indices = random_state.choice(n_samples, size=k, replace=False, p=p)
+            source = _init.chosen_rows_source(indices, k)
+        stats = stats_from_source(
+            X,
+            sample_weight,
+            source,
+            self.covariance_type,
+            rewind=rewind,
+            tied_raw_rest=True,
+        )
+        self._initialize(X, stats)
+
+    def _e_step(self, X, sample_weight):
+        """One fused E-step: the statistics about the current means."""
+        means, chol, norm = self._log_norm()
+        return kernels.suff_stats(
+            X,
+            means,
+            chol,
+            norm,
+            self.covariance_type,
+            sample_weight,
+            entropy=self._lower_bound_needs_entropy,
+        )
+
     def _fit(self, X, sample_weight):
         self._validate_params()
         X = check_data(self, X, reset=True, ensure_min_samples=2)
@@ -111,13 +261,13 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
                 int(np.count_nonzero(sample_weight)),
                 name="n_components (rows with positive sample_weight)",
             )
-        self._check_init_parameters(X)
+        self._check_parameters(X)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best_lower_bounds = []
-        best_state = None
+        best_params = None
         best_n_iter = 0
         self.converged_ = False
         random_state = check_random_state(self.random_state)
@@ -125,21 +275,23 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
             if do_init:
-                state = self._initial_state(X, sample_weight, random_state)
+                self._initialize_parameters(X, sample_weight, random_state)
                 lower_bound = -np.inf
             else:
-                state = self._fitted_state()
+                self._set_parameters(self._get_parameters())
                 lower_bound = self.lower_bound_
             current_lower_bounds = []
 
             if self.max_iter == 0:
-                best_state = state
+                best_params = self._get_parameters()
                 best_n_iter = 0
                 continue
             converged = False
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
-                state, lower_bound = self._em_iteration(X, sample_weight, state)
+                stats = self._e_step(X, sample_weight)
+                lower_bound = self._compute_lower_bound(stats)
+                self._m_step(stats)
                 current_lower_bounds.append(lower_bound)
                 self._last_lower_bound = lower_bound
                 change = lower_bound - prev_lower_bound
@@ -150,7 +302,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
             self._print_verbose_msg_init_end(lower_bound, converged)
             if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                 max_lower_bound = lower_bound
-                best_state = state
+                best_params = self._get_parameters()
                 best_n_iter = n_iter
                 best_lower_bounds = current_lower_bounds
                 self.converged_ = converged
@@ -163,7 +315,8 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._store_state(best_state, X.dtype)
+        self._set_parameters(best_params)
+        self._store_dtype(X.dtype)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
@@ -212,6 +365,10 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return check_data(self, X, reset=False)
 
+    def _predict_labels(self, X):
+        means, chol, norm = self._log_norm()
+        return kernels.labels(X, means, chol, norm, self.covariance_type)
+
     def predict(self, X):
         """Predict the most likely component of each row.
 
@@ -226,6 +383,45 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
             Component labels.
         """
         return self._predict_labels(self._check_predict_data(X))
+
+    def predict_proba(self, X):
+        """Return the posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities, in ``X``'s float dtype.
+        """
+        X = self._check_predict_data(X)
+        means, chol, norm = self._log_norm()
+        _, resp = kernels.log_resp(X, means, chol, norm, self.covariance_type)
+        return resp.astype(X.dtype, copy=False)
+
+    def score_samples(self, X):
+        """Compute the log-likelihood of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            ``log sum_k exp(log pi_k + log p(x | k))`` of each row, in ``X``'s
+            float dtype.
+        """
+        X = self._check_predict_data(X)
+        means, chol, norm = self._log_norm()
+        lse, _ = kernels.log_resp(
+            X, means, chol, norm, self.covariance_type, return_resp=False
+        )
+        return lse.astype(X.dtype, copy=False)
 
     def score(self, X, y=None):
         """Compute the per-sample average log-likelihood of ``X``.
@@ -243,3 +439,52 @@ class BaseEMMixture(DensityMixin, BaseEstimator):
             Mean log-likelihood of the rows of ``X`` under the model.
         """
         return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted mixture.
+
+        Draws from ``random_state`` in the same order as scikit-learn, so the same
+        seed gives the same samples.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples, float64.
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
+            )
+        means = self._as_float64("means_")
+        covariances = self._as_float64("covariances_")
+        n_features = means.shape[1]
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self._as_float64("weights_"))
+        if self.covariance_type == "full":
+            parts = [
+                rng.multivariate_normal(mean, cov, int(count))
+                for mean, cov, count in zip(means, covariances, counts, strict=True)
+            ]
+        elif self.covariance_type == "tied":
+            parts = [
+                rng.multivariate_normal(mean, covariances, int(count))
+                for mean, count in zip(means, counts, strict=True)
+            ]
+        else:
+            parts = [
+                mean + rng.standard_normal(size=(count, n_features)) * np.sqrt(cov)
+                for mean, cov, count in zip(means, covariances, counts, strict=True)
+            ]
+        y = np.concatenate(
+            [np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)]
+        )
+        return np.vstack(parts), y

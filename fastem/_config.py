@@ -13,6 +13,12 @@ floating-point policy are set in one place:
 Results do not depend on the number of threads: kernels split the rows into a
 number of chunks that depends only on the problem size (see
 :mod:`fastem._kernels._reduce`) and merge the chunks in a fixed order.
+
+Thread control lives here too, each piece scoped to a call and restored in
+``finally``: :func:`kernel_region` (what every call into a parallel kernel runs
+under: the lock for Numba's non-thread-safe ``workqueue`` layer and, for the
+kernels that call BLAS from their own threads, a one-thread BLAS limit) and
+:func:`n_threads` (Numba's thread count for a block of code).
 """
 
 import contextlib
@@ -22,7 +28,14 @@ import numba
 
 FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 
+#: Rows per slab wherever a per-row (n_rows x n_components) array is made
+#: outside the fused passes (initial responsibilities, k-means++ distances,
+#: prediction helpers): memory stays O(SLAB_ROWS x n_components).
+SLAB_ROWS = 1 << 14
+
 _WORKQUEUE_LOCK = threading.Lock()
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE = {"controller": None, "depth": 0, "limiter": None}
 
 
 def jit(*args, parallel=False, **kwargs):
@@ -75,6 +88,52 @@ def parallel_region():
         return
     with _WORKQUEUE_LOCK:
         yield
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while a parallel kernel calls it.
+
+    The kernels call BLAS from each of their own threads; a multi-threaded BLAS
+    would oversubscribe the cores (or serialise the calls). Nested and concurrent
+    uses share one limit (threadpoolctl), which is lifted when the last one
+    exits, also when the kernel raises.
+    """
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            if _BLAS_STATE["controller"] is None:
+                from threadpoolctl import ThreadpoolController
+
+                _BLAS_STATE["controller"] = ThreadpoolController()
+            controller = _BLAS_STATE["controller"]
+            _BLAS_STATE["limiter"] = controller.limit(limits=1, user_api="blas")
+        _BLAS_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
+
+
+@contextlib.contextmanager
+def kernel_region(*, uses_blas=False):
+    """Run the body (one call into a parallel kernel) under fastem's thread policy.
+
+    Parameters
+    ----------
+    uses_blas : bool, default=False
+        The kernel calls BLAS from its own threads: hold BLAS at one thread
+        (:func:`single_threaded_blas`) for the duration of the call.
+    """
+    with parallel_region():
+        if not uses_blas:
+            yield
+            return
+        with single_threaded_blas():
+            yield
 
 
 @contextlib.contextmanager

@@ -1,13 +1,14 @@
 """Gaussian mixture model fitted by one-pass compiled EM."""
 
-import numpy as np
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+import math
 
-from . import _init, _mstep, kernels
+import numpy as np
+
+from . import kernels
 from ._base import BaseEMMixture
-from ._seeding import kmeans_plusplus
 from ._validation import SklearnConstraints, as_float_array, check_shape
+from .kernels import _mstep
+from .kernels._stats import NK_EPS
 
 
 class GaussianMixture(BaseEMMixture):
@@ -142,7 +143,7 @@ class GaussianMixture(BaseEMMixture):
 
     # -- parameter checks -----------------------------------------------------
 
-    def _check_init_parameters(self, X):
+    def _check_parameters(self, X):
         k = self.n_components
         d = X.shape[1]
         self._weights_init = None
@@ -196,60 +197,41 @@ class GaussianMixture(BaseEMMixture):
                 raise ValueError(f"'{cov_type} precision' should be positive")
             self._precisions_init = precisions
 
-    # -- initialisation -------------------------------------------------------
+    # -- the model's hooks (see fastem._base) -----------------------------------
 
-    def _initial_responsibilities(self, X, sample_weight, random_state):
-        n_samples = X.shape[0]
-        k = self.n_components
-        if self.init_params == "random":
-            return _init.uniform_source(random_state, n_samples, k)
-        if self.init_params == "kmeans":
-            from .kmeans import KMeans
+    _parameter_names = (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_cholesky_",
+        "precisions_",
+    )
 
-            labels = (
-                KMeans(n_clusters=k, n_init=1, random_state=random_state)
-                .fit(X, sample_weight=sample_weight)
-                .labels_
-            )
-            return _init.one_hot_source(labels, k)
-        if self.init_params == "k-means++":
-            _, indices = kmeans_plusplus(
-                X, k, sample_weight=sample_weight, random_state=random_state
-            )
-        elif sample_weight is None:
-            indices = random_state.choice(n_samples, size=k, replace=False)
-        else:
-            indices = random_state.choice(
-                n_samples, size=k, replace=False, p=sample_weight / sample_weight.sum()
-            )
-        # One-hot rows for the k chosen rows only: no array of n_samples.
-        order = np.argsort(indices)
-        rows = np.asarray(indices)[order]
-        components = np.arange(k)[order]
+    def _needs_initial_responsibilities(self):
+        return (
+            self._weights_init is None
+            or self._means_init is None
+            or self._precisions_init is None
+        )
 
-        def source(start, stop):
-            resp = np.zeros((stop - start, k))
-            lo, hi = np.searchsorted(rows, [start, stop])
-            resp[rows[lo:hi] - start, components[lo:hi]] = 1.0
-            return resp
+    def _initialize(self, X, stats):
+        """Parameters from the initial statistics, then the user's inits.
 
-        return source, None
-
-    def _initial_state(self, X, sample_weight, random_state):
+        As scikit-learn: the weights ``(nk + 10 eps) / n`` (not renormalised),
+        the responsibility-weighted means and the covariances about them, each
+        replaced by ``weights_init``, ``means_init``, ``precisions_init`` when
+        given. ``stats`` is None when all three are given.
+        """
         cov_type = self.covariance_type
         weights = self._weights_init
         means = self._means_init
-        covariances = None
-        if weights is None or means is None or self._precisions_init is None:
-            source, rewind = self._initial_responsibilities(
-                X, sample_weight, random_state
-            )
-            weights_r, means_r, covariances = _init.parameters_from_resp(
-                X, sample_weight, source, rewind, cov_type, self.reg_covar
-            )
-            weights = weights_r if weights is None else weights
-            means = means_r if means is None else means
+        if stats is not None:
+            if weights is None:
+                weights = (stats.nk + NK_EPS) / stats.weight
+            if means is None:
+                means = stats.means
         if self._precisions_init is None:
+            covariances = _mstep.covariances(stats, self.reg_covar)
             prec_chol = _mstep.precisions_cholesky(
                 covariances, cov_type, X.dtype == np.float32
             )
@@ -260,160 +242,49 @@ class GaussianMixture(BaseEMMixture):
             covariances = _mstep.covariances_from_precisions(
                 self._precisions_init, cov_type
             )
-        return {
-            "weights": np.array(weights, dtype=np.float64),
-            "means": np.ascontiguousarray(means, dtype=np.float64),
-            "covariances": covariances,
-            "precisions_cholesky": prec_chol,
-        }
-
-    def _fitted_state(self):
-        state = getattr(self, "_state", None)
-        if state is not None:
-            return state
-        return {
-            "weights": np.asarray(self.weights_, dtype=np.float64),
-            "means": np.asarray(self.means_, dtype=np.float64),
-            "covariances": np.asarray(self.covariances_, dtype=np.float64),
-            "precisions_cholesky": np.asarray(
-                self.precisions_cholesky_, dtype=np.float64
-            ),
-        }
-
-    # -- one EM iteration -----------------------------------------------------
-
-    def _em_iteration(self, X, sample_weight, state):
-        cov_type = self.covariance_type
-        stats = kernels.suff_stats(
-            X,
-            state["means"],
-            state["precisions_cholesky"],
-            state["weights"],
-            cov_type,
-            sample_weight,
-        )
-        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        lower_bound = stats.log_likelihood / total_weight
-        weights, means, covariances = _mstep.update(
-            stats, state["means"], cov_type, self.reg_covar
-        )
-        prec_chol = _mstep.precisions_cholesky(
-            covariances, cov_type, X.dtype == np.float32
-        )
-        new_state = {
-            "weights": weights / weights.sum(),
-            "means": means,
-            "covariances": covariances,
-            "precisions_cholesky": prec_chol,
-        }
-        return new_state, float(lower_bound)
-
-    def _store_state(self, state, dtype):
-        self._state = state
-        self.weights_ = state["weights"].astype(dtype)
-        self.means_ = state["means"].astype(dtype)
-        self.covariances_ = state["covariances"].astype(dtype)
-        self.precisions_cholesky_ = state["precisions_cholesky"].astype(dtype)
-        self.precisions_ = _mstep.precisions_from_cholesky(
-            state["precisions_cholesky"], self.covariance_type
-        ).astype(dtype)
-
-    # -- prediction -----------------------------------------------------------
-
-    def _model_arrays(self):
-        state = self._fitted_state()
-        return (state["means"], state["precisions_cholesky"], state["weights"])
-
-    def _predict_labels(self, X):
-        means, chol, weights = self._model_arrays()
-        return kernels.labels(X, means, chol, weights, self.covariance_type)
-
-    def predict_proba(self, X):
-        """Return the posterior probability of each component for each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-            Responsibilities, in ``X``'s float dtype.
-        """
-        X = self._check_predict_data(X)
-        means, chol, weights = self._model_arrays()
-        _, resp = kernels.log_resp(X, means, chol, weights, self.covariance_type)
-        return resp.astype(X.dtype, copy=False)
-
-    def score_samples(self, X):
-        """Compute the log-likelihood of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-            ``log p(x)`` of each row, in ``X``'s float dtype.
-        """
-        X = self._check_predict_data(X)
-        means, chol, weights = self._model_arrays()
-        lse, _ = kernels.log_resp(
-            X, means, chol, weights, self.covariance_type, return_resp=False
-        )
-        return lse.astype(X.dtype, copy=False)
-
-    def sample(self, n_samples=1):
-        """Generate random samples from the fitted mixture.
-
-        Draws from ``random_state`` in the same order as scikit-learn, so the same
-        seed gives the same samples.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to generate.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-            Samples, float64.
-        y : ndarray of shape (n_samples,)
-            Component labels.
-        """
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling "
-                "requires at least one sample."
+        self._set_parameters(
+            (
+                np.array(weights, dtype=np.float64),
+                np.ascontiguousarray(means, dtype=np.float64),
+                covariances,
+                prec_chol,
             )
-        n_features = self.means_.shape[1]
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, np.asarray(self.weights_, np.float64))
-        means = np.asarray(self.means_, dtype=np.float64)
-        covariances = np.asarray(self.covariances_, dtype=np.float64)
-        if self.covariance_type == "full":
-            parts = [
-                rng.multivariate_normal(mean, cov, int(count))
-                for mean, cov, count in zip(means, covariances, counts, strict=True)
-            ]
-        elif self.covariance_type == "tied":
-            parts = [
-                rng.multivariate_normal(mean, covariances, int(count))
-                for mean, count in zip(means, counts, strict=True)
-            ]
-        else:
-            parts = [
-                mean + rng.standard_normal(size=(count, n_features)) * np.sqrt(cov)
-                for mean, cov, count in zip(means, covariances, counts, strict=True)
-            ]
-        y = np.concatenate(
-            [np.full(int(count), k, dtype=np.int64) for k, count in enumerate(counts)]
         )
-        return np.vstack(parts), y
+
+    def _estimate_log_weights(self):
+        with np.errstate(divide="ignore"):
+            return np.log(self._as_float64("weights_"))
+
+    def _estimate_log_prob_parameters(self):
+        means = self._as_float64("means_")
+        chol = self._as_float64("precisions_cholesky_")
+        n_components, n_features = means.shape
+        log_det = kernels.log_det_cholesky(chol, self.covariance_type, n_features)
+        constant = log_det - 0.5 * n_features * math.log(2 * math.pi)
+        return means, chol, np.broadcast_to(constant, (n_components,))
+
+    def _m_step(self, stats):
+        self._set_parameters(
+            kernels.m_step(stats, self.covariance_type, self.reg_covar)
+        )
+
+    def _compute_lower_bound(self, stats):
+        """Return the per-sample mean log-likelihood of the E-step."""
+        return float(stats.log_likelihood / stats.weight)
+
+    def _get_parameters(self):
+        return tuple(self._as_float64(name) for name in self._parameter_names[:4])
+
+    def _set_parameters(self, params):
+        weights, means, covariances, prec_chol = params
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = covariances
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = _mstep.precisions_from_cholesky(
+            prec_chol, self.covariance_type
+        )
+        self._float64_twins = {}
 
     # -- model selection --------------------------------------------------------
 

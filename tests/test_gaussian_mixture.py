@@ -906,3 +906,123 @@ def test_collapsing_component(covariance_type):
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         GaussianMixture(random_state=0, **kwargs).fit(X)
     _same_outcome(X, random_state=0, **kwargs)
+
+
+# --- the fitted attributes are the model ---------------------------------------
+
+
+def _naive_model_outputs(X, params, covariance_type):
+    lse, resp = naive.log_resp(
+        X,
+        params["means"],
+        params["precisions_cholesky"],
+        params["weights"],
+        covariance_type,
+    )
+    return lse, resp
+
+
+def test_model_built_by_hand_predicts_from_its_attributes(
+    covariance_type, make_params, make_data
+):
+    """scikit-learn's idiom: set the parameters, then predict and sample."""
+    X = make_data(200, 3, 3, seed=4)
+    params = make_params(3, 3, covariance_type, seed=4, X=X)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    gm.weights_ = params["weights"]
+    gm.means_ = params["means"]
+    gm.covariances_ = params["covariances"]
+    gm.precisions_cholesky_ = params["precisions_cholesky"]
+    lse, resp = _naive_model_outputs(X, params, covariance_type)
+    assert_allclose(gm.score_samples(X), lse, rtol=1e-11)
+    assert_allclose(gm.predict_proba(X), resp, rtol=1e-9, atol=1e-13)
+    assert_array_equal(gm.predict(X), resp.argmax(axis=1))
+    ref = SklearnGaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        setattr(ref, name, getattr(gm, name))
+    assert_allclose(gm.sample(50)[0], ref.sample(50)[0], rtol=1e-12)
+
+
+def test_editing_attributes_after_fit_changes_predictions(
+    covariance_type, dtype, make_data, make_params
+):
+    X = make_data(300, 3, 3, seed=5, dtype=dtype)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    params = make_params(3, 3, covariance_type, seed=6, X=X.astype(np.float64))
+    gm.weights_ = params["weights"].astype(dtype)
+    gm.means_[...] = params["means"]  # in place
+    gm.precisions_cholesky_ = params["precisions_cholesky"].astype(dtype)
+    gm.covariances_ = params["covariances"].astype(dtype)
+    as_set = {
+        "weights": gm.weights_.astype(np.float64),
+        "means": gm.means_.astype(np.float64),
+        "precisions_cholesky": gm.precisions_cholesky_.astype(np.float64),
+    }
+    lse, resp = _naive_model_outputs(X.astype(np.float64), as_set, covariance_type)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_allclose(gm.score_samples(X), lse, rtol=rtol)
+    assert_array_equal(gm.predict(X), resp.argmax(axis=1))
+
+
+def test_warm_start_continues_from_edited_attributes(covariance_type, make_data):
+    X = make_data(300, 3, 3, seed=7)
+    gm = GaussianMixture(
+        3,
+        covariance_type=covariance_type,
+        max_iter=2,
+        warm_start=True,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+        gm.means_ = gm.means_ + 0.5
+        start = {
+            "weights": gm.weights_.copy(),
+            "means": gm.means_.copy(),
+            "precisions_cholesky": gm.precisions_cholesky_.copy(),
+        }
+        gm.set_params(max_iter=1).fit(X)
+    expected, lower_bound = naive.em_step(
+        X,
+        start["weights"],
+        start["means"],
+        start["precisions_cholesky"],
+        covariance_type,
+        gm.reg_covar,
+    )
+    assert gm.lower_bound_ == pytest.approx(lower_bound, rel=1e-12)
+    assert_allclose(gm.means_, expected["means"], rtol=1e-10)
+
+
+def test_float32_fit_keeps_float64_digits_until_edited(make_data):
+    """float32 attributes; the float64 twin is used only while it rounds to them."""
+    X = make_data(300, 3, 3, seed=8, dtype=np.float32)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    assert gm.means_.dtype == np.float32
+    twin = gm._as_float64("means_")
+    assert twin.dtype == np.float64
+    assert not np.array_equal(twin, gm.means_.astype(np.float64))  # more digits
+    gm.means_[0, 0] += 1.0
+    assert_array_equal(gm._as_float64("means_"), gm.means_.astype(np.float64))
+
+
+def test_unknown_init_params_is_an_error(make_data, monkeypatch):
+    X = make_data(50, 2, 2)
+    with pytest.raises(ValueError, match="init_params"):
+        GaussianMixture(2, init_params="bogus").fit(X)
+    # Never a silent fallback, even past the parameter validation.
+    monkeypatch.setattr(GaussianMixture, "_validate_params", lambda self: None)
+    with pytest.raises(ValueError, match="Unimplemented initialization method"):
+        GaussianMixture(2, init_params="bogus").fit(X)
+
+
+def test_hooks_are_abstract():
+    from fastem._base import BaseEMMixture
+
+    class Incomplete(BaseEMMixture):
+        def _check_parameters(self, X):
+            pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()

@@ -2,8 +2,7 @@
 
 The fused kernels work on blocks of rows stored transposed, ``xt[feature, row]``,
 so that their inner loops run over rows: those loops vectorise whatever the number
-of features. :data:`BLOCK` is the block size of the kernels that fix it at compile
-time; the helpers here take the row count from their arguments.
+of features. The helpers here take the row count from their arguments.
 
 :func:`exp_nonpositive` is a vectorisable ``exp`` for the arguments a log-sum-exp
 produces (``<= 0``): LLVM cannot vectorise calls to libm's ``exp``, and with one
@@ -16,9 +15,6 @@ from numba import types
 from numba.extending import intrinsic
 
 from .._config import jit
-
-#: Rows per block of the kernels that use a compile-time block size.
-BLOCK = 32
 
 _SHIFTER = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
 _LOG2E = 1.4426950408889634
@@ -121,30 +117,6 @@ def centre_block(xt, ref, xc):
 
 
 @jit
-def store_block(lse, resp, row, count, lse_out, resp_out):
-    """Copy a block's ``lse`` and (if ``resp_out`` has rows) responsibilities.
-
-    Parameters
-    ----------
-    lse : ndarray of shape (n_rows,)
-    resp : ndarray of shape (n_components, n_rows)
-    row : int
-        First output row of the block.
-    count : int
-        Number of real (not padding) rows in the block.
-    lse_out : ndarray of shape (n_samples,)
-    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-    """
-    for b in range(count):
-        lse_out[row + b] = lse[b]
-    if resp_out.shape[0] > 0:
-        n_components = resp.shape[0]
-        for b in range(count):
-            for k in range(n_components):
-                resp_out[row + b, k] = resp[k, b]
-
-
-@jit
 def log_sum_exp_block(logp, wt, resp, lse, scratch):
     """Normalise a block of weighted log-densities.
 
@@ -153,9 +125,11 @@ def log_sum_exp_block(logp, wt, resp, lse, scratch):
     logp : ndarray of shape (n_components, n_rows)
         ``log pi_k + log N(x_b | k)``.
     wt : ndarray of shape (n_rows,)
-        Row weights (0 for padding rows).
+        Row weights (0 for padding rows); they enter only the log-likelihood,
+        never the responsibilities (a subnormal weight must not be divided out
+        later).
     resp : ndarray of shape (n_components, n_rows)
-        Output: responsibilities times the row weight.
+        Output: responsibilities (each column sums to 1).
     lse : ndarray of shape (n_rows,)
         Output: ``log sum_k exp(logp[k, b])``.
     scratch : ndarray of shape (n_rows,)
@@ -182,7 +156,7 @@ def log_sum_exp_block(logp, wt, resp, lse, scratch):
     for b in range(n_rows):
         lse[b] += np.log(scratch[b])
         loglik += wt[b] * lse[b]
-        scratch[b] = wt[b] / scratch[b]
+        scratch[b] = 1.0 / scratch[b]
     for k in range(n_components):
         for b in range(n_rows):
             resp[k, b] *= scratch[b]

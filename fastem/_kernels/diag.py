@@ -8,18 +8,23 @@ Component ``k`` has mean ``means[k]`` and per-feature precision Cholesky factors
 
 Spherical covariances use the same kernel with ``prec_chol[k, :]`` all equal:
 the per-feature second moments it accumulates are what the spherical M-step
-averages.
+averages. The pass itself is :func:`._pass.em_pass`; this module gives it the
+family's density and statistics.
 """
 
+from collections import namedtuple
+
 import numpy as np
-from numba import prange
 
 from .._config import jit
-from ._block import load_block, log_sum_exp_block, store_block
-from ._reduce import chunk_bounds
+from ._pass import register_family
 
 #: Rows per block (long enough to amortise the reductions' horizontal sums).
 BLOCK = 256
+
+#: Prepared parameters of the diagonal family: ``means`` (k, d) and per-feature
+#: precision factors ``prec_chol`` (k, d), both float64 and C-contiguous.
+DiagModel = namedtuple("DiagModel", ["means", "prec_chol"])
 
 
 @jit
@@ -61,91 +66,48 @@ def _accumulate(xt, mu, r, nk, s1, s2):
         s2[j] += t2
 
 
-@jit(parallel=True)
-def suff_stats_diag(X, sample_weight, means, prec_chol, log_norm, n_chunks):
-    """One E-step plus sufficient statistics, per chunk.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
-    sample_weight : ndarray of shape (n_samples,) or (0,), float64
-        Length 0 means unit weights.
-    means : ndarray of shape (n_components, n_features)
-    prec_chol : ndarray of shape (n_components, n_features)
-    log_norm : ndarray of shape (n_components,)
-        ``log pi_k + sum_j log prec_chol[k, j] - d/2 log(2 pi)``.
-    n_chunks : int
-
-    Returns
-    -------
-    nk : ndarray of shape (n_chunks, n_components)
-    s1 : ndarray of shape (n_chunks, n_components, n_features)
-        ``sum_i r_ik (x_i - mu_k)``.
-    s2 : ndarray of shape (n_chunks, n_components, n_features)
-        ``sum_i r_ik (x_i - mu_k)^2``.
-    loglik : ndarray of shape (n_chunks,)
-        ``sum_i w_i log p(x_i)``.
-    """
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    nk = np.zeros((n_chunks, n_components))
-    s1 = np.zeros((n_chunks, n_components, n_features))
-    s2 = np.zeros((n_chunks, n_components, n_features))
-    loglik = np.zeros(n_chunks)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        wt = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        chunk_ll = 0.0
-        for row in range(start, stop, BLOCK):
-            load_block(X, sample_weight, row, min(row + BLOCK, stop), xt, wt)
-            _log_density_block(xt, means, prec_chol, log_norm, logp)
-            chunk_ll += log_sum_exp_block(logp, wt, resp, lse, scratch)
-            for k in range(n_components):
-                _accumulate(
-                    xt,
-                    means[k],
-                    resp[k],
-                    nk[chunk, k : k + 1],
-                    s1[chunk, k],
-                    s2[chunk, k],
-                )
-        loglik[chunk] = chunk_ll
-    return nk, s1, s2, loglik
+@jit
+def _workspace(model, n_features, n_rows):
+    """No scratch beyond what :func:`em_pass` provides."""
+    return (np.empty(0),)
 
 
-@jit(parallel=True)
-def log_resp_diag(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out):
-    """Per-row log-likelihood and (optionally) responsibilities.
+@jit
+def _log_density(model, xt, log_norm, work, logp):
+    _log_density_block(xt, model.means, model.prec_chol, log_norm, logp)
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    means, prec_chol, log_norm, n_chunks
-        As in :func:`suff_stats_diag`.
-    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-        Filled with the responsibilities unless it has no rows.
-    lse_out : ndarray of shape (n_samples,)
-        Filled with ``log p(x_i)``.
-    """
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    no_weights = np.empty(0)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        wt = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        for row in range(start, stop, BLOCK):
-            count = min(BLOCK, stop - row)
-            load_block(X, no_weights, row, row + count, xt, wt)
-            _log_density_block(xt, means, prec_chol, log_norm, logp)
-            log_sum_exp_block(logp, wt, resp, lse, scratch)
-            store_block(lse, resp, row, count, lse_out, resp_out)
+
+def stats_size(n_components, n_features):
+    """Length of one chunk's buffer: ``nk``, ``s1`` and ``s2``."""
+    return n_components * (1 + 2 * n_features)
+
+
+@jit
+def _stat_views(model, buffer):
+    """``nk`` (k,), ``s1`` (k, d) and ``s2`` (k, d) in one flat buffer."""
+    n_components, n_features = model.means.shape
+    if buffer.shape[0] == 0:  # no statistics asked for: empty views
+        n_components = 0
+    size = n_components * n_features
+    nk = buffer[:n_components]
+    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
+    s2 = buffer[n_components + size : n_components + 2 * size].reshape(
+        (n_components, n_features)
+    )
+    return nk, s1, s2
+
+
+@jit
+def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
+    nk, s1, s2 = stats
+    for k in range(model.means.shape[0]):
+        _accumulate(xt, model.means[k], wresp[k], nk[k : k + 1], s1[k], s2[k])
+
+
+register_family(
+    DiagModel,
+    workspace=_workspace,
+    log_density=_log_density,
+    accumulate=_accumulate_block,
+    stat_views=_stat_views,
+)

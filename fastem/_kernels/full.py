@@ -19,21 +19,21 @@ per row):
 - M-step: ``x - mu_k`` is formed exactly and the scatter about ``mu_k`` is
   accumulated with 2 x 4 tiles of vectorised reductions over the block's rows.
 
-BLAS runs single-threaded inside the parallel loop (see
-:func:`single_threaded_blas`); each chunk's arithmetic then does not depend on
-the number of threads.
+BLAS runs single-threaded inside the parallel loop (the caller holds
+:func:`fastem._config.single_threaded_blas`); each chunk's arithmetic then does
+not depend on the number of threads. The pass itself is
+:func:`._pass.em_pass`; this module gives it the family's density and
+statistics.
 """
 
-import contextlib
-import threading
+from collections import namedtuple
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS np.dot calls
-from numba import prange
 
 from .._config import jit
-from ._block import centre_block, load_block, log_sum_exp_block, store_block
-from ._reduce import chunk_bounds
+from ._block import centre_block
+from ._pass import register_family
 
 #: Rows per block: the row dimension of the E-step matrix products.
 BLOCK = 128
@@ -43,36 +43,6 @@ PRODUCT_ROWS = 128
 #: Features per column slice of the precision factors. With ``s`` slices the
 #: products do ``(1 + 1/s) / 2`` of the multiply-adds of full ``d x d`` factors.
 SLICE_FEATURES = 8
-
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE = {"controller": None, "depth": 0, "limiter": None}
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Limit BLAS to one thread while a parallel kernel calls it.
-
-    The kernels call BLAS from each of their own threads; a multi-threaded BLAS
-    would oversubscribe the cores (or serialise the calls). Nested and concurrent
-    uses share one limit, which is lifted when the last one exits.
-    """
-    with _BLAS_LOCK:
-        if _BLAS_STATE["depth"] == 0:
-            if _BLAS_STATE["controller"] is None:
-                from threadpoolctl import ThreadpoolController
-
-                _BLAS_STATE["controller"] = ThreadpoolController()
-            controller = _BLAS_STATE["controller"]
-            _BLAS_STATE["limiter"] = controller.limit(limits=1, user_api="blas")
-        _BLAS_STATE["depth"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE["depth"] -= 1
-            if _BLAS_STATE["depth"] == 0:
-                _BLAS_STATE["limiter"].restore_original_limits()
-                _BLAS_STATE["limiter"] = None
 
 
 def _plan(n_features, n_components):
@@ -231,132 +201,99 @@ def _accumulate(xt, mu, r, nk, s1, s2, dev, wdev):
             s2[j + 1, i + 3] += a13
 
 
-@jit(parallel=True)
-def _suff_stats_full(X, sample_weight, means, prec_chol, log_norm, n_chunks, plan):
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    n_slices, group = plan
-    n_padded = -(-n_features // 4) * 4
-    ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
-    proj_rows = group * (-(-n_features // n_slices))
-    nk = np.zeros((n_chunks, n_components))
-    s1 = np.zeros((n_chunks, n_components, n_features))
-    s2 = np.zeros((n_chunks, n_components, n_features, n_features))
-    loglik = np.zeros(n_chunks)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        xc = np.empty((n_features, BLOCK))
-        dev = np.zeros((n_padded, BLOCK))
-        wdev = np.zeros((n_padded, BLOCK))
-        proj = np.empty((proj_rows, BLOCK))
-        wt = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        scatter = np.zeros((n_components, n_padded, n_padded))
-        chunk_ll = 0.0
-        for row in range(start, stop, BLOCK):
-            load_block(X, sample_weight, row, min(row + BLOCK, stop), xt, wt)
-            centre_block(xt, ref, xc)
-            _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp)
-            chunk_ll += log_sum_exp_block(logp, wt, resp, lse, scratch)
-            for k in range(n_components):
-                _accumulate(
-                    xt,
-                    means[k],
-                    resp[k],
-                    nk[chunk, k : k + 1],
-                    s1[chunk, k],
-                    scatter[k],
-                    dev,
-                    wdev,
-                )
-        for k in range(n_components):
-            for j in range(n_features):
-                for i in range(j + 1):
-                    s2[chunk, k, j, i] = scatter[k, j, i]
-        loglik[chunk] = chunk_ll
-    return nk, s1, s2, loglik
+#: Prepared parameters of the full family (see :func:`prepare_model`).
+FullModel = namedtuple(
+    "FullModel", ["means", "ref", "offsets", "gathered", "n_slices", "group"]
+)
 
 
-def suff_stats_full(X, sample_weight, means, prec_chol, log_norm, n_chunks):
-    """One E-step plus sufficient statistics, per chunk.
+def prepare_model(means, prec_chol):
+    """Return the :class:`FullModel` of float64 C-contiguous parameters.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
-        C-contiguous.
-    sample_weight : ndarray of shape (n_samples,) or (0,), float64
-        Length 0 means unit weights.
     means : ndarray of shape (n_components, n_features)
     prec_chol : ndarray of shape (n_components, n_features, n_features)
         Upper-triangular precision Cholesky factors (scikit-learn's
-        ``precisions_cholesky_``), float64, C-contiguous.
-    log_norm : ndarray of shape (n_components,)
-        ``log pi_k + log det U_k - d/2 log(2 pi)``.
-    n_chunks : int
-
-    Returns
-    -------
-    nk : ndarray of shape (n_chunks, n_components)
-        Weighted responsibility totals.
-    s1 : ndarray of shape (n_chunks, n_components, n_features)
-        ``sum_i r_ik (x_i - mu_k)``.
-    s2 : ndarray of shape (n_chunks, n_components, n_features, n_features)
-        ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``; the lower triangle (with the
-        diagonal) only, the upper part is zero.
-    loglik : ndarray of shape (n_chunks,)
-        ``sum_i w_i log p(x_i)``.
+        ``precisions_cholesky_``).
     """
-    plan = _plan(X.shape[1], means.shape[0])
-    with single_threaded_blas():
-        return _suff_stats_full(
-            X, sample_weight, means, prec_chol, log_norm, n_chunks, plan
+    n_slices, group = _plan(means.shape[1], means.shape[0])
+    ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
+    return FullModel(means, ref, offsets, gathered, n_slices, group)
+
+
+def _padded(n_features):
+    return -(-n_features // 4) * 4
+
+
+@jit
+def _workspace(model, n_features, n_rows):
+    n_padded = -(-n_features // 4) * 4
+    proj_rows = model.group * (-(-n_features // model.n_slices))
+    xc = np.empty((n_features, n_rows))
+    proj = np.empty((proj_rows, n_rows))
+    dev = np.zeros((n_padded, n_rows))
+    wdev = np.zeros((n_padded, n_rows))
+    return xc, proj, dev, wdev
+
+
+@jit
+def _log_density_block(model, xt, log_norm, work, logp):
+    xc, proj, _, _ = work
+    centre_block(xt, model.ref, xc)
+    _log_density(
+        xc,
+        log_norm,
+        model.offsets,
+        model.gathered,
+        model.n_slices,
+        model.group,
+        proj,
+        logp,
+    )
+
+
+def stats_size(n_components, n_features):
+    """Length of one chunk's buffer: ``nk``, ``s1`` and the padded ``s2``."""
+    n_padded = _padded(n_features)
+    return n_components * (1 + n_features + n_padded * n_padded)
+
+
+@jit
+def _stat_views(model, buffer):
+    """``nk`` (k,), ``s1`` (k, d) and ``s2`` (k, p, p), ``p`` = d rounded up to 4.
+
+    Only the lower triangle of ``s2[k, :d, :d]`` holds the scatter; the tiles
+    write a little past the diagonal.
+    """
+    n_components, n_features = model.means.shape
+    if buffer.shape[0] == 0:  # no statistics asked for: empty views
+        n_components = 0
+    n_padded = -(-n_features // 4) * 4
+    size = n_components * n_features
+    nk = buffer[:n_components]
+    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
+    start = n_components + size
+    s2 = buffer[start : start + n_components * n_padded * n_padded].reshape(
+        (n_components, n_padded, n_padded)
+    )
+    return nk, s1, s2
+
+
+@jit
+def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
+    _, _, dev, wdev = work
+    nk, s1, s2 = stats
+    for k in range(model.means.shape[0]):
+        _accumulate(
+            xt, model.means[k], wresp[k], nk[k : k + 1], s1[k], s2[k], dev, wdev
         )
 
 
-@jit(parallel=True)
-def _log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out, plan):
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    n_slices, group = plan
-    ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
-    proj_rows = group * (-(-n_features // n_slices))
-    no_weights = np.empty(0)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        xc = np.empty((n_features, BLOCK))
-        proj = np.empty((proj_rows, BLOCK))
-        wt = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        for row in range(start, stop, BLOCK):
-            count = min(BLOCK, stop - row)
-            load_block(X, no_weights, row, row + count, xt, wt)
-            centre_block(xt, ref, xc)
-            _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp)
-            log_sum_exp_block(logp, wt, resp, lse, scratch)
-            store_block(lse, resp, row, count, lse_out, resp_out)
-
-
-def log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out):
-    """Per-row log-likelihood and (optionally) responsibilities.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    means, prec_chol, log_norm, n_chunks
-        As in :func:`suff_stats_full`.
-    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-        Filled with the responsibilities unless it has no rows.
-    lse_out : ndarray of shape (n_samples,)
-        Filled with ``log p(x_i)``.
-    """
-    plan = _plan(X.shape[1], means.shape[0])
-    with single_threaded_blas():
-        _log_resp_full(X, means, prec_chol, log_norm, n_chunks, resp_out, lse_out, plan)
+register_family(
+    FullModel,
+    workspace=_workspace,
+    log_density=_log_density_block,
+    accumulate=_accumulate_block,
+    stat_views=_stat_views,
+)

@@ -16,15 +16,21 @@ product, using for each row (``r`` its responsibilities, ``m = sum_k r_k mu_k``)
 where ``M`` stacks the centred means. The kernel sums ``w (x - m)(x - m)^T``
 (``d x d``) and ``w (diag(r) - r r^T)`` (``k x k``); both are sums of positive
 semi-definite terms (no cancellation between rows), and the second has zero row
-sums, so the result does not depend on where the means are centred.
+sums, so the result does not depend on where the means are centred. The pass itself
+is :func:`._pass.em_pass`; this module gives it the family's density and
+statistics.
 """
 
+from collections import namedtuple
+
 import numpy as np
-from numba import prange
 
 from .._config import jit
-from ._block import BLOCK, centre_block, load_block, log_sum_exp_block, store_block
-from ._reduce import chunk_bounds
+from ._block import centre_block
+from ._pass import register_family
+
+#: Rows per block.
+BLOCK = 32
 
 
 @jit
@@ -58,146 +64,120 @@ def _log_density_block(y, proj, log_norm, logp):
             logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
 
 
-@jit(parallel=True)
-def suff_stats_tied(
-    X, sample_weight, means_c, center, prec_chol, proj, log_norm, n_chunks
-):
-    """One E-step plus sufficient statistics, per chunk.
+#: Prepared parameters of the tied family: ``means_c`` (k, d), the means minus
+#: ``center`` (d,), the shared factor ``chol`` (d, d) and ``proj = means_c @ chol``.
+TiedModel = namedtuple("TiedModel", ["means_c", "center", "chol", "proj"])
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
-    sample_weight : ndarray of shape (n_samples,) or (0,), float64
-        Length 0 means unit weights.
-    means_c : ndarray of shape (n_components, n_features)
-        The means minus ``center``.
-    center : ndarray of shape (n_features,)
-        Reference point.
-    prec_chol : ndarray of shape (n_features, n_features)
-        Shared upper-triangular precision Cholesky factor.
-    proj : ndarray of shape (n_components, n_features)
-        ``means_c @ prec_chol``.
-    log_norm : ndarray of shape (n_components,)
-        ``log pi_k + log det U - d/2 log(2 pi)``.
-    n_chunks : int
 
-    Returns
-    -------
-    nk : ndarray of shape (n_chunks, n_components)
-    s1 : ndarray of shape (n_chunks, n_components, n_features)
-        ``sum_i r_ik (x_i - mu_k)``.
-    within : ndarray of shape (n_chunks, n_features, n_features)
-        ``sum_i w_i (x_i - m_i)(x_i - m_i)^T``, lower triangle.
-    between : ndarray of shape (n_chunks, n_components, n_components)
-        ``sum_i w_i (diag(r_i) - r_i r_i^T)``, lower triangle.
-    loglik : ndarray of shape (n_chunks,)
+def prepare_model(means, prec_chol):
+    """Return the :class:`TiedModel` of float64 means and the shared factor.
+
+    The reference point is the mean of the component means.
     """
-    n_samples, n_features = X.shape
-    n_components = means_c.shape[0]
-    nk = np.zeros((n_chunks, n_components))
-    s1 = np.zeros((n_chunks, n_components, n_features))
-    within = np.zeros((n_chunks, n_features, n_features))
-    between = np.zeros((n_chunks, n_components, n_components))
-    loglik = np.zeros(n_chunks)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        xc = np.empty((n_features, BLOCK))
-        y = np.empty((n_features, BLOCK))
-        dev = np.empty((n_features, BLOCK))
-        wdev = np.empty((n_features, BLOCK))
-        wt = np.empty(BLOCK)
-        ones = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        prob = np.empty((n_components, BLOCK))
-        chunk_ll = 0.0
-        for b in range(BLOCK):
-            ones[b] = 1.0
-        for row in range(start, stop, BLOCK):
-            load_block(X, sample_weight, row, min(row + BLOCK, stop), xt, wt)
-            _project(xt, center, prec_chol, xc, y)
-            _log_density_block(y, proj, log_norm, logp)
-            # Unweighted responsibilities p; the row weight is applied by
-            # multiplication below, never divided out (a subnormal weight
-            # would overflow 1 / w).
-            log_sum_exp_block(logp, ones, prob, lse, scratch)
-            for b in range(BLOCK):
-                chunk_ll += wt[b] * lse[b]
-            # dev = xc - sum_k p_k means_c[k]
-            for j in range(n_features):
-                for b in range(BLOCK):
-                    dev[j, b] = xc[j, b]
-            for k in range(n_components):
-                total = 0.0
-                for b in range(BLOCK):
-                    total += prob[k, b] * wt[b]
-                nk[chunk, k] += total
-                for j in range(n_features):
-                    mu = means_c[k, j]
-                    t1 = 0.0
-                    for b in range(BLOCK):
-                        p = prob[k, b]
-                        t1 += p * wt[b] * (xc[j, b] - mu)
-                        dev[j, b] -= p * mu
-                    s1[chunk, k, j] += t1
-            for j in range(n_features):
-                for b in range(BLOCK):
-                    wdev[j, b] = wt[b] * dev[j, b]
-            for j in range(n_features):
-                for i in range(j + 1):
-                    a = 0.0
-                    for b in range(BLOCK):
-                        a += wdev[j, b] * dev[i, b]
-                    within[chunk, j, i] += a
-            # between += sum_b w_b (diag(p_b) - p_b p_b^T)
-            for k in range(n_components):
-                for b in range(BLOCK):
-                    scratch[b] = prob[k, b] * wt[b]
-                for m in range(k + 1):
-                    a = 0.0
-                    for b in range(BLOCK):
-                        a -= scratch[b] * prob[m, b]
-                    if m == k:
-                        for b in range(BLOCK):
-                            a += scratch[b]
-                    between[chunk, k, m] += a
-        loglik[chunk] = chunk_ll
-    return nk, s1, within, between, loglik
+    center = means.mean(axis=0)
+    means_c = np.ascontiguousarray(means - center)
+    proj = np.ascontiguousarray(means_c @ prec_chol)
+    return TiedModel(means_c, center, prec_chol, proj)
 
 
-@jit(parallel=True)
-def log_resp_tied(X, center, prec_chol, proj, log_norm, n_chunks, resp_out, lse_out):
-    """Per-row log-likelihood and (optionally) responsibilities.
+@jit
+def _workspace(model, n_features, n_rows):
+    xc = np.empty((n_features, n_rows))
+    y = np.empty((n_features, n_rows))
+    dev = np.empty((n_features, n_rows))
+    wdev = np.empty((n_features, n_rows))
+    wp = np.empty(n_rows)
+    return xc, y, dev, wdev, wp
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    center, prec_chol, proj, log_norm, n_chunks
-        As in :func:`suff_stats_tied`.
-    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
-        Filled with the responsibilities unless it has no rows.
-    lse_out : ndarray of shape (n_samples,)
-        Filled with ``log p(x_i)``.
+
+@jit
+def _log_density(model, xt, log_norm, work, logp):
+    xc, y, _, _, _ = work
+    _project(xt, model.center, model.chol, xc, y)
+    _log_density_block(y, model.proj, log_norm, logp)
+
+
+def stats_size(n_components, n_features):
+    """Length of one chunk's buffer: ``nk``, ``s1``, ``within``, ``between``."""
+    return n_components * (1 + n_features + n_components) + n_features * n_features
+
+
+@jit
+def _stat_views(model, buffer):
+    """``nk`` (k,), ``s1`` (k, d), ``within`` (d, d), ``between`` (k, k)."""
+    n_components, n_features = model.means_c.shape
+    if buffer.shape[0] == 0:  # no statistics asked for: empty views
+        n_components = n_features = 0
+    size = n_components * n_features
+    nk = buffer[:n_components]
+    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
+    start = n_components + size
+    within = buffer[start : start + n_features * n_features].reshape(
+        (n_features, n_features)
+    )
+    start += n_features * n_features
+    between = buffer[start : start + n_components * n_components].reshape(
+        (n_components, n_components)
+    )
+    return nk, s1, within, between
+
+
+@jit
+def _accumulate(model, xt, wresp, prob, wt, work, stats):
+    """Add a block's ``nk``, ``s1`` and the two parts of the tied scatter.
+
+    Uses the unweighted responsibilities ``prob`` and multiplies by the row
+    weights ``wt``, never divides by them (a subnormal weight would overflow).
     """
-    n_samples, n_features = X.shape
-    n_components = proj.shape[0]
-    no_weights = np.empty(0)
-    for chunk in prange(n_chunks):
-        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, BLOCK))
-        xc = np.empty((n_features, BLOCK))
-        y = np.empty((n_features, BLOCK))
-        wt = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        scratch = np.empty(BLOCK)
-        logp = np.empty((n_components, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        for row in range(start, stop, BLOCK):
-            count = min(BLOCK, stop - row)
-            load_block(X, no_weights, row, row + count, xt, wt)
-            _project(xt, center, prec_chol, xc, y)
-            _log_density_block(y, proj, log_norm, logp)
-            log_sum_exp_block(logp, wt, resp, lse, scratch)
-            store_block(lse, resp, row, count, lse_out, resp_out)
+    xc, _, dev, wdev, wp = work
+    nk, s1, within, between = stats
+    means_c = model.means_c
+    n_components, n_features = means_c.shape
+    n_rows = xc.shape[1]
+    # dev = xc - sum_k p_k means_c[k]
+    for j in range(n_features):
+        for b in range(n_rows):
+            dev[j, b] = xc[j, b]
+    for k in range(n_components):
+        total = 0.0
+        for b in range(n_rows):
+            total += prob[k, b] * wt[b]
+        nk[k] += total
+        for j in range(n_features):
+            mu = means_c[k, j]
+            t1 = 0.0
+            for b in range(n_rows):
+                p = prob[k, b]
+                t1 += p * wt[b] * (xc[j, b] - mu)
+                dev[j, b] -= p * mu
+            s1[k, j] += t1
+    for j in range(n_features):
+        for b in range(n_rows):
+            wdev[j, b] = wt[b] * dev[j, b]
+    for j in range(n_features):
+        for i in range(j + 1):
+            a = 0.0
+            for b in range(n_rows):
+                a += wdev[j, b] * dev[i, b]
+            within[j, i] += a
+    # between += sum_b w_b (diag(p_b) - p_b p_b^T)
+    for k in range(n_components):
+        for b in range(n_rows):
+            wp[b] = prob[k, b] * wt[b]
+        for m in range(k + 1):
+            a = 0.0
+            for b in range(n_rows):
+                a -= wp[b] * prob[m, b]
+            if m == k:
+                for b in range(n_rows):
+                    a += wp[b]
+            between[k, m] += a
+
+
+register_family(
+    TiedModel,
+    workspace=_workspace,
+    log_density=_log_density,
+    accumulate=_accumulate,
+    stat_views=_stat_views,
+)

@@ -1,0 +1,257 @@
+"""The one fused pass of every Gaussian family: chunks, blocks, densities, stats.
+
+Chunks of rows -> blocks -> log-densities -> log-sum-exp -> statistics.
+
+:func:`em_pass` is the only parallel loop of the mixture kernels. A covariance
+family (``full.py``, ``tied.py``, ``diag.py``) contributes three short compiled
+functions, registered with :func:`register_family` for the named tuple type that
+carries its prepared parameters (its *model*):
+
+``workspace(model, n_features, n_rows)``
+    Per-chunk scratch arrays (a tuple), allocated once per chunk.
+``log_density(model, xt, log_norm, work, logp)``
+    ``logp[k, b] = log_norm[k] - 1/2 (Mahalanobis distance of row b to k)^2``
+    for a block of rows stored transposed, ``xt[feature, row]``.
+``accumulate(model, xt, wresp, prob, wt, work, stats)``
+    Add the block's statistics into ``stats`` (the chunk's buffer, cut into
+    arrays by ``stat_views``). ``prob`` holds the responsibilities,
+    ``wresp = prob * wt`` (the same array when the rows are unweighted).
+``stat_views(model, buffer)``
+    The chunk's flat float64 buffer viewed as the family's statistics arrays.
+
+The pass calls them through :func:`log_density` and friends, which Numba's
+``overload`` resolves at compile time from the model's type, so each family gets
+its own specialisation of the loop (as fast as a hand-written copy) and every
+specialisation is cached on disk like any other kernel. One compiled pass serves
+the fit (statistics), ``predict_proba``/``score_samples`` (per-row outputs) and
+``predict`` (labels): what is computed is chosen per call by the sizes of the
+output arrays, at the cost of a branch per block.
+
+The E-step is the one of Bishop (2006), *Pattern Recognition and Machine
+Learning*, sec. 9.2.2 (responsibilities from the log-sum-exp of the weighted
+log-densities); ``log_norm`` carries every per-component term that does not
+depend on the row (``log pi_k`` and the density's normaliser for a plain mixture;
+the variational expectations for a Bayesian one).
+"""
+
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from .._config import jit
+from ._block import load_block, log_sum_exp_block
+from ._reduce import chunk_bounds
+
+#: Family functions by model type: ``{model_class: {hook_name: dispatcher}}``.
+_FAMILIES = {}
+
+#: Columns of the per-chunk totals: weighted log-likelihood, weighted entropy
+#: term ``sum w r log r`` and total row weight.
+TOTALS = 3
+
+
+def register_family(model_class, *, workspace, log_density, accumulate, stat_views):
+    """Register a covariance family's compiled pieces for :func:`em_pass`.
+
+    Parameters
+    ----------
+    model_class : type
+        The ``collections.namedtuple`` class of the family's prepared parameters.
+    workspace, log_density, accumulate, stat_views : numba dispatcher
+        The family's compiled functions (see the module docstring).
+    """
+    _FAMILIES[model_class] = {
+        "workspace": workspace,
+        "log_density": log_density,
+        "accumulate": accumulate,
+        "stat_views": stat_views,
+    }
+
+
+def _family_hook(model, name):
+    if isinstance(model, types.BaseNamedTuple) and model.instance_class in _FAMILIES:
+        return _FAMILIES[model.instance_class][name]
+    return None
+
+
+def workspace(model, n_features, n_rows):
+    """Dispatch to the family's ``workspace`` (compiled code only)."""
+    raise NotImplementedError
+
+
+def log_density(model, xt, log_norm, work, logp):
+    """Dispatch to the family's ``log_density`` (compiled code only)."""
+    raise NotImplementedError
+
+
+def accumulate(model, xt, wresp, prob, wt, work, stats):
+    """Dispatch to the family's ``accumulate`` (compiled code only)."""
+    raise NotImplementedError
+
+
+def stat_views(model, buffer):
+    """Dispatch to the family's ``stat_views`` (compiled code only)."""
+    raise NotImplementedError
+
+
+@overload(workspace, jit_options={"cache": True})
+def _ol_workspace(model, n_features, n_rows):
+    impl = _family_hook(model, "workspace")
+    if impl is not None:
+        return lambda model, n_features, n_rows: impl(model, n_features, n_rows)
+    return None
+
+
+@overload(log_density, jit_options={"cache": True})
+def _ol_log_density(model, xt, log_norm, work, logp):
+    impl = _family_hook(model, "log_density")
+    if impl is not None:
+        return lambda model, xt, log_norm, work, logp: impl(
+            model, xt, log_norm, work, logp
+        )
+    return None
+
+
+@overload(accumulate, jit_options={"cache": True})
+def _ol_accumulate(model, xt, wresp, prob, wt, work, stats):
+    impl = _family_hook(model, "accumulate")
+    if impl is not None:
+        return lambda model, xt, wresp, prob, wt, work, stats: impl(
+            model, xt, wresp, prob, wt, work, stats
+        )
+    return None
+
+
+@overload(stat_views, jit_options={"cache": True})
+def _ol_stat_views(model, buffer):
+    impl = _family_hook(model, "stat_views")
+    if impl is not None:
+        return lambda model, buffer: impl(model, buffer)
+    return None
+
+
+@jit
+def _entropy_block(prob, logp, lse, wt):
+    """``sum_b wt[b] sum_k prob[k, b] log prob[k, b]`` (0 log 0 taken as 0)."""
+    n_components, n_rows = prob.shape
+    total = 0.0
+    for k in range(n_components):
+        for b in range(n_rows):
+            p = prob[k, b]
+            if p > 0.0:
+                total += wt[b] * p * (logp[k, b] - lse[b])
+    return total
+
+
+@jit
+def _store_rows(lse, prob, logp, row, count, lse_out, resp_out, labels_out):
+    """Copy a block's per-row outputs into the arrays that have rows."""
+    if lse_out.shape[0] > 0:
+        for b in range(count):
+            lse_out[row + b] = lse[b]
+    n_components = prob.shape[0]
+    if resp_out.shape[0] > 0:
+        for b in range(count):
+            for k in range(n_components):
+                resp_out[row + b, k] = prob[k, b]
+    if labels_out.shape[0] > 0:
+        for b in range(count):
+            best = 0
+            for k in range(1, n_components):
+                if logp[k, b] > logp[best, b]:
+                    best = k
+            labels_out[row + b] = best
+
+
+@jit(parallel=True)
+def em_pass(
+    X,
+    sample_weight,
+    model,
+    log_norm,
+    n_chunks,
+    block,
+    stats_size,
+    with_entropy,
+    lse_out,
+    resp_out,
+    labels_out,
+):
+    """One parallel pass over ``X``: E-step, statistics and per-row outputs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        C-contiguous data.
+    sample_weight : ndarray of shape (n_samples,) or (0,), float64
+        Row weights; length 0 means unit weights.
+    model : named tuple
+        A registered family's prepared parameters.
+    log_norm : ndarray of shape (n_components,)
+        Per-component additive constant of the log-densities.
+    n_chunks : int
+        Number of row chunks (from :func:`._reduce.n_chunks_for`).
+    block : int
+        Rows per block.
+    stats_size : int
+        Length of one chunk's statistics buffer; 0 skips the statistics.
+    with_entropy : bool
+        Also accumulate ``sum_i w_i sum_k r_ik log r_ik``.
+    lse_out : ndarray of shape (n_samples,) or (0,)
+        Filled with ``log sum_k exp(logp_k)`` per row, unless it has no rows.
+    resp_out : ndarray of shape (n_samples, n_components) or (0, n_components)
+        Filled with the responsibilities, unless it has no rows.
+    labels_out : ndarray of shape (n_samples,) or (0,), int64
+        Filled with the index of the largest ``logp_k`` per row, unless empty.
+
+    Returns
+    -------
+    stats : ndarray of shape (n_chunks, stats_size)
+        Per-chunk statistics buffers (merge them in chunk order).
+    totals : ndarray of shape (n_chunks, 3)
+        Per chunk: ``sum_i w_i log p(x_i)``, the entropy term (0 unless
+        ``with_entropy``) and ``sum_i w_i``.
+    """
+    n_samples, n_features = X.shape
+    n_components = log_norm.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    stats = np.zeros((n_chunks, stats_size))
+    totals = np.zeros((n_chunks, TOTALS))
+    for chunk in prange(n_chunks):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        xt = np.empty((n_features, block))
+        wt = np.empty(block)
+        lse = np.empty(block)
+        scratch = np.empty(block)
+        logp = np.empty((n_components, block))
+        prob = np.empty((n_components, block))
+        wresp = np.empty((n_components, block)) if weighted else prob
+        work = workspace(model, n_features, block)
+        views = stat_views(model, stats[chunk])
+        loglik = 0.0
+        entropy = 0.0
+        weight = 0.0
+        for row in range(start, stop, block):
+            count = min(block, stop - row)
+            load_block(X, sample_weight, row, row + count, xt, wt)
+            log_density(model, xt, log_norm, work, logp)
+            loglik += log_sum_exp_block(logp, wt, prob, lse, scratch)
+            for b in range(count):
+                weight += wt[b]
+            if count < block:  # padding rows take no responsibility
+                for k in range(n_components):
+                    for b in range(count, block):
+                        prob[k, b] = 0.0
+            if with_entropy:
+                entropy += _entropy_block(prob, logp, lse, wt)
+            if stats_size > 0:
+                if weighted:
+                    for k in range(n_components):
+                        for b in range(block):
+                            wresp[k, b] = prob[k, b] * wt[b]
+                accumulate(model, xt, wresp, prob, wt, work, views)
+            _store_rows(lse, prob, logp, row, count, lse_out, resp_out, labels_out)
+        totals[chunk, 0] = loglik
+        totals[chunk, 1] = entropy
+        totals[chunk, 2] = weight
+    return stats, totals
