@@ -1205,6 +1205,7 @@ def _to_jsonable(results, compile_times, info, command, a, m, repeats):
                 "memory": res.memory,
                 "notes": res.notes,
                 "probe": res.probe,
+                "converged_n_iter": res.converged_n_iter,
             }
         )
     if compile_times:
@@ -1228,6 +1229,7 @@ def _from_jsonable(data):
         res.memory = item["memory"]
         res.notes = item["notes"]
         res.probe = {int(k): v for k, v in item.get("probe", {}).items()}
+        res.converged_n_iter = item.get("converged_n_iter", {})
         results.append(res)
     compile_times = None
     if "compile" in data:
