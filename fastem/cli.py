@@ -179,9 +179,9 @@ def main(argv=None):
     if command == "demo":
         return demo(rest)
     if command == "bench":
-        from fastem import _bench
+        from fastem._bench.command import main as bench
 
-        return _bench.main(rest)
+        return bench(rest)
     print(f"fastem: unknown command {command!r}\n{usage}", file=sys.stderr)
     return 2
 
