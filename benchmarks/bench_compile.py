@@ -2,24 +2,14 @@
 
 fastem with numba's on-disk cache cold (``NUMBA_CACHE_DIR`` set to a new empty
 folder) and warm (the same folder after one run); scikit-learn's import plus
-first fit for comparison (it has no compile cache, so only ``cold`` runs).
+first fit for comparison (it has no compile cache, so only ``cold`` runs). The
+child process is the one ``fastem bench`` runs (``fastem/_bench/compile_time.py``).
 """
 
 import shutil
 import tempfile
 
 from . import common
-
-CODE = """
-import json, time
-import numpy as np
-X = np.random.default_rng(0).standard_normal((2000, 4))
-t0 = time.perf_counter()
-{import_line}
-GaussianMixture(n_components=3, covariance_type={cov!r}, max_iter=2,
-                random_state=0).fit(X)
-print(json.dumps(time.perf_counter() - t0))
-"""
 
 
 class CompileTime:
@@ -35,10 +25,8 @@ class CompileTime:
             raise NotImplementedError("scikit-learn has no compile cache")
         if common.PROFILE == "quick" and covariance_type != "full":
             raise NotImplementedError("quick profile: full only")
-        name = "fastem" if backend == "fastem" else "sklearn.mixture"
-        self.code = CODE.format(
-            import_line=f"from {name} import GaussianMixture", cov=covariance_type
-        )
+        self.backend = backend
+        self.covariance_type = covariance_type
         self.cache_dir = tempfile.mkdtemp(prefix="fastem-asv-numba-cache-")
         if cache == "warm":
             self._run()  # fills the cache
@@ -48,8 +36,10 @@ class CompileTime:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def _run(self):
-        env = {"NUMBA_CACHE_DIR": self.cache_dir}
-        return float(common.run_python(self.code, env=env))
+        times = common.compile_time.measure_compile(
+            self.backend, self.covariance_type, self.cache_dir
+        )
+        return times["total"]
 
     def track_import_and_first_fit(self, backend, cache, covariance_type):
         return self._run()

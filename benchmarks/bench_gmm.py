@@ -115,12 +115,7 @@ class FusedEStep(_Base):
 
     def setup(self, backend, covariance_type, dtype):
         n, d, k = common.ESTEP_SIZE
-        common.require(backend)
-        if backend == "fastem":
-            try:
-                from fastem.kernels import suff_stats  # noqa: F401
-            except ImportError as exc:
-                raise NotImplementedError(f"fastem.kernels.suff_stats: {exc}") from exc
+        common.require(backend, "kernels.suff_stats")
         self.backend = backend
         self.covariance_type = covariance_type
         self.X = common.blobs(n, d, k, dtype)

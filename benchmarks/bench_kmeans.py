@@ -1,10 +1,10 @@
 """KMeans: fastem against scikit-learn, and faiss-cpu where it imports.
 
-Same initial centres (``init=<array>``), ``n_init=1``, ``tol=0`` and a fixed
+Same initial centers (``init=<array>``), ``n_init=1``, ``tol=0`` and a fixed
 ``max_iter`` for every backend; faiss runs on every row (no subsampling) and only
 on float32 data, which is all it supports. ``KMeansConverged`` times whole fits
 to scikit-learn's default tolerance instead (faiss has no tolerance): fastem's
-iterations get cheaper as the centres settle, scikit-learn's do not.
+iterations get cheaper as the centers settle, scikit-learn's do not.
 """
 
 from . import common
@@ -22,9 +22,9 @@ class _KMeansCase:
         n, d, k = (int(v) for v in case.split("x"))
         self.backend = backend
         self.X = common.blobs(n, d, k, dtype)
-        self.centres = common.initial_centres(self.X, k)
+        self.centers = common.initial_centers(self.X, k)
         self._threads = common.Threads(backend, common.N_CPU)
-        common.fit_kmeans(backend, self.X[:4096], self.centres, 2)  # warm-up
+        common.fit_kmeans(backend, self.X[:4096], self.centers, 2)  # warm-up
 
     def teardown(self, *params):
         if hasattr(self, "_threads"):
@@ -43,7 +43,7 @@ class KMeansFit(_KMeansCase):
     rounds = 2 if common.PROFILE == "quick" else 1
 
     def _fit(self, max_iter):
-        return common.fit_kmeans(self.backend, self.X, self.centres, max_iter)
+        return common.fit_kmeans(self.backend, self.X, self.centers, max_iter)
 
     def time_fit(self, backend, case, dtype):
         self._fit(common.FIT_ITER)
@@ -57,8 +57,8 @@ class KMeansFit(_KMeansCase):
     track_seconds_per_iteration.unit = "seconds"
 
     def track_inertia(self, backend, case, dtype):
-        centres, _ = self._fit(common.FIT_ITER)
-        return common.inertia(self.X, centres)
+        centers, _ = self._fit(common.FIT_ITER)
+        return common.inertia(self.X, centers)
 
     track_inertia.unit = "sum of squared distances"
 
@@ -77,7 +77,7 @@ class KMeansConverged(_KMeansCase):
         return common.fit_kmeans(
             self.backend,
             self.X,
-            self.centres,
+            self.centers,
             common.CONVERGED_MAX_ITER,
             common.CONVERGED_TOL,
         )

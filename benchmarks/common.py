@@ -13,16 +13,22 @@ The profile is chosen with the environment variable ``FASTEM_BENCH_PROFILE``:
   memory; k-means at n=1e6, d=16, k=64 and n=1e6, d=2, k=8);
 - ``large``: adds n=1e7 rows.
 
-This module depends only on fastem's public API (and ``fastem.kernels.suff_stats``)
-so that asv can run it against older commits; ``fastem/_bench.py`` (the one-run
-comparison script) generates the same data with the same seeds.
+The data, the initial parameters and the calls of each backend are the ones of
+``fastem bench``: :func:`load_protocol` loads ``fastem/_bench/`` from *this
+checkout*, by file path and under a name of its own, not through the installed
+fastem, which asv may have built from an older commit that lacks it (or has an
+older copy). So every commit is measured with today's data and today's calls,
+and the installed fastem is reached only through its public names inside those
+functions (``fastem.GaussianMixture``, ``fastem.KMeans``,
+``fastem.kernels.suff_stats``).
 """
 
+import contextlib
 import functools
+import importlib
+import importlib.util
 import os
-import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +43,34 @@ try:
     import fastem  # noqa: F401
 except Exception:  # noqa: BLE001
     pass
+
+#: ``fastem/_bench`` of the checkout this folder belongs to.
+PROTOCOL_DIR = Path(__file__).resolve().parents[1] / "fastem" / "_bench"
+_PROTOCOL_NAME = "_fastem_bench_checkout"
+
+
+def load_protocol(module):
+    """Return ``fastem/_bench/<module>.py`` of this checkout, whatever is installed.
+
+    The folder is loaded as a package named ``_fastem_bench_checkout`` (so its
+    relative imports work); only its modules that import no fastem internals
+    (``data``, ``backends``, ``compile_time``, ``child``) are meant for here.
+    """
+    if _PROTOCOL_NAME not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            _PROTOCOL_NAME,
+            PROTOCOL_DIR / "__init__.py",
+            submodule_search_locations=[str(PROTOCOL_DIR)],
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[_PROTOCOL_NAME] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{_PROTOCOL_NAME}.{module}")
+
+
+data = load_protocol("data")
+backends = load_protocol("backends")
+compile_time = load_protocol("compile_time")
 
 PROFILE = os.environ.get("FASTEM_BENCH_PROFILE", "regular")
 if PROFILE not in ("quick", "regular", "large"):
@@ -114,262 +148,68 @@ KMEANS_CASES = [f"{n}x{d}x{k}" for (n, d, k) in KMEANS_SIZES]
 
 
 # --------------------------------------------------------------------------
-# data
+# data (the generator and the start of ``fastem bench``)
 # --------------------------------------------------------------------------
 
-
-@functools.lru_cache(maxsize=2)
-def blobs(n, d, k, dtype="float64", seed=SEED):
-    """Return ``n`` x ``d`` rows from ``k`` correlated Gaussian clusters.
-
-    Each cluster has its own centre and a random rotation and scaling, so full
-    covariances differ from diagonal ones. Deterministic for a given seed; the
-    same generator as ``fastem._bench.make_blobs``.
-    """
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=3.0, size=(k, d))
-    transforms = []
-    for _ in range(k):
-        q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-        transforms.append(q * rng.uniform(0.5, 1.5, size=d))
-    labels = rng.integers(0, k, size=n)
-    X = rng.standard_normal((n, d))
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    for j in range(k):
-        rows = order[bounds[j] : bounds[j + 1]]
-        X[rows] = X[rows] @ transforms[j] + centres[j]
-    return np.ascontiguousarray(X, dtype=dtype)
+SEED = data.SEED
+REG_COVAR = data.REG_COVAR
+#: Cached: the classes of one benchmark file share their data in a process.
+blobs = functools.lru_cache(maxsize=2)(data.make_blobs)
+initial_parameters = data.initial_parameters
+initial_centers = data.initial_centers
+inertia = data.inertia
 
 
 def real_data(name, dtype="float64"):
     """Return a real dataset, or raise NotImplementedError (asv: skip) if absent."""
-    path = DATA_DIR / f"{name}.npz"
-    if not path.is_file():
+    try:
+        return data.load_dataset(DATA_DIR, name, dtype)
+    except FileNotFoundError as exc:
         raise NotImplementedError(
-            f"real dataset {path} not found (the shared data folder sits at "
-            "../shared/data next to the repository; set FASTEM_BENCH_DATA to "
-            "point elsewhere)"
-        )
-    with np.load(path) as f:
-        return np.ascontiguousarray(f["x"], dtype=dtype)
-
-
-def initial_parameters(X, k, covariance_type, seed=SEED):
-    """Return the same initial parameters for both backends.
-
-    Means are ``k`` distinct rows picked at random (as scikit-learn's
-    ``random_from_data``); every component starts with the covariance of the
-    data (estimated on at most 100,000 rows) and equal weight. Returns the
-    constructor arguments ``weights_init``, ``means_init``, ``precisions_init``
-    and, for the E-step benchmarks, ``precisions_cholesky`` (scikit-learn's
-    layout), all of ``X.dtype``.
-    """
-    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
-
-    rng = np.random.default_rng(seed)
-    n, d = X.shape
-    means = X[rng.choice(n, size=k, replace=False)].astype(np.float64)
-    sub = X[rng.choice(n, size=min(n, 100_000), replace=False)].astype(np.float64)
-    cov = np.atleast_2d(np.cov(sub, rowvar=False)) + REG_COVAR * np.eye(d)
-    covariances = {
-        "full": np.repeat(cov[None], k, axis=0),
-        "tied": cov,
-        "diag": np.repeat(np.diag(cov)[None], k, axis=0),
-        "spherical": np.full(k, np.diag(cov).mean()),
-    }[covariance_type]
-    prec_chol = _compute_precision_cholesky(covariances, covariance_type)
-    if covariance_type == "full":
-        precisions = np.einsum("kij,klj->kil", prec_chol, prec_chol)
-    elif covariance_type == "tied":
-        precisions = prec_chol @ prec_chol.T
-    else:
-        precisions = prec_chol**2
-    return {
-        "weights_init": np.full(k, 1.0 / k, dtype=X.dtype),
-        "means_init": means.astype(X.dtype),
-        "precisions_init": precisions.astype(X.dtype),
-        "precisions_cholesky": prec_chol.astype(X.dtype),
-    }
-
-
-def initial_centres(X, k, seed=SEED):
-    """Return ``k`` distinct rows of ``X`` picked at random (k-means init)."""
-    rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(X[rng.choice(X.shape[0], size=k, replace=False)])
-
-
-def inertia(X, centres, chunk=65536):
-    """Return the sum of squared distances to the nearest centre, in float64."""
-    c = centres.astype(np.float64)
-    cc = np.einsum("ij,ij->i", c, c)
-    total = 0.0
-    for start in range(0, X.shape[0], chunk):
-        x = X[start : start + chunk].astype(np.float64)
-        dist = np.einsum("ij,ij->i", x, x)[:, None] - 2.0 * x @ c.T + cc
-        total += np.maximum(dist.min(axis=1), 0.0).sum()
-    return total
+            f"{exc} (the shared data folder sits at ../shared/data next to the "
+            "repository; set FASTEM_BENCH_DATA to point elsewhere)"
+        ) from exc
 
 
 # --------------------------------------------------------------------------
-# backends
+# backends (the calls of ``fastem bench``)
 # --------------------------------------------------------------------------
+
+fit_gmm = backends.fit_gmm
+estep = backends.estep
+sklearn_estep_model = backends.sklearn_estep_model
+fit_kmeans = backends.fit_kmeans
+CONVERGED_TOL = backends.CONVERGED_TOL
+CONVERGED_MAX_ITER = backends.CONVERGED_MAX_ITER
 
 
 def require(backend, what="GaussianMixture"):
-    """Raise NotImplementedError (asv: skip) when ``backend`` cannot run."""
-    if backend == "fastem":
-        try:
-            import fastem
+    """Raise NotImplementedError (asv: skip) when ``backend`` cannot run.
 
-            getattr(fastem, what)
-        except Exception as exc:  # noqa: BLE001 - older commits, broken builds
-            raise NotImplementedError(f"fastem.{what} unavailable: {exc}") from exc
+    ``what`` is the fastem name needed (``"KMeans"``, ``"kernels.suff_stats"``).
+    """
+    if backend == "fastem":
+        reason = backends.fastem_available(what)
     elif backend == "faiss":
-        try:
-            import faiss  # noqa: F401
-        except ImportError as exc:
-            raise NotImplementedError("faiss-cpu is not installed") from exc
+        reason = backends.faiss_available()
+    else:
+        reason = None
+    if reason is not None:
+        raise NotImplementedError(reason)
 
 
 class Threads:
     """Set the thread count of ``backend`` until :meth:`restore` is called.
 
-    scikit-learn: BLAS and OpenMP pools (threadpoolctl); fastem: numba threads
-    (and BLAS, used by its M-step); faiss: its OpenMP pool.
+    asv's ``setup`` / ``teardown`` around ``fastem bench``'s ``threads`` context.
     """
 
     def __init__(self, backend, count):
-        from threadpoolctl import threadpool_limits
-
-        self._limits = threadpool_limits(limits=count)
-        self._restore = []
-        if backend == "fastem":
-            import numba
-
-            previous = numba.get_num_threads()
-            numba.set_num_threads(count)
-            self._restore.append(lambda: numba.set_num_threads(previous))
-        elif backend == "faiss":
-            import faiss
-
-            previous = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(count)
-            self._restore.append(lambda: faiss.omp_set_num_threads(previous))
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(backends.threads(backend, count))
 
     def restore(self):
-        for undo in self._restore:
-            undo()
-        self._limits.restore_original_limits()
-
-
-def make_gmm(backend, covariance_type, k, init, max_iter):
-    """Return an unfitted GaussianMixture of ``backend`` (identical settings)."""
-    if backend == "fastem":
-        from fastem import GaussianMixture
-    else:
-        from sklearn.mixture import GaussianMixture
-    return GaussianMixture(
-        n_components=k,
-        covariance_type=covariance_type,
-        tol=0.0,
-        reg_covar=REG_COVAR,
-        max_iter=max_iter,
-        n_init=1,
-        random_state=SEED,
-        weights_init=init["weights_init"],
-        means_init=init["means_init"],
-        precisions_init=init["precisions_init"],
-    )
-
-
-def fit_gmm(backend, covariance_type, X, init, max_iter):
-    """Fit (ConvergenceWarning silenced: ``tol=0`` is deliberate)."""
-    model = make_gmm(
-        backend, covariance_type, init["means_init"].shape[0], init, max_iter
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(X)
-
-
-def estep(backend, covariance_type, X, init, sk_model=None):
-    """One fused E-step plus sufficient statistics, or scikit-learn's equivalent.
-
-    fastem: ``fastem.kernels.suff_stats``. scikit-learn: ``_estimate_log_prob_resp``
-    then ``_estimate_gaussian_parameters`` on the responsibilities -- the O(n) work
-    of one of its EM iterations. ``sk_model`` comes from :func:`sklearn_estep_model`.
-    """
-    if backend == "fastem":
-        from fastem.kernels import suff_stats
-
-        return suff_stats(
-            X,
-            init["means_init"],
-            init["precisions_cholesky"],
-            init["weights_init"],
-            covariance_type,
-        )
-    from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
-
-    _, log_resp = sk_model._estimate_log_prob_resp(X)
-    return _estimate_gaussian_parameters(
-        X, np.exp(log_resp), REG_COVAR, covariance_type
-    )
-
-
-def sklearn_estep_model(covariance_type, init):
-    """Return a scikit-learn GaussianMixture holding the initial parameters."""
-    from sklearn.mixture import GaussianMixture
-
-    model = GaussianMixture(
-        init["means_init"].shape[0], covariance_type=covariance_type
-    )
-    model.weights_ = init["weights_init"]
-    model.means_ = init["means_init"]
-    model.precisions_cholesky_ = init["precisions_cholesky"]
-    return model
-
-
-#: k-means fit to convergence: scikit-learn's default tolerance and iteration cap.
-CONVERGED_TOL = 1e-4
-CONVERGED_MAX_ITER = 300
-
-
-def fit_kmeans(backend, X, centres, max_iter, tol=0.0):
-    """Run k-means from ``centres``; returns ``(final centres, n_iter)``."""
-    k = centres.shape[0]
-    if backend == "faiss":
-        import faiss
-
-        km = faiss.Kmeans(
-            X.shape[1],
-            k,
-            niter=max_iter,
-            nredo=1,
-            seed=SEED,
-            verbose=False,
-            max_points_per_centroid=X.shape[0] // k + 1,  # use every row
-            min_points_per_centroid=1,
-        )
-        km.train(X, init_centroids=centres)
-        return km.centroids, max_iter
-    if backend == "fastem":
-        from fastem import KMeans
-    else:
-        from sklearn.cluster import KMeans
-    model = KMeans(
-        n_clusters=k,
-        init=centres,
-        n_init=1,
-        tol=tol,
-        max_iter=max_iter,
-        random_state=SEED,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X)
-    return model.cluster_centers_, model.n_iter_
+        self._stack.close()
 
 
 def seconds_per_iteration(
@@ -392,17 +232,3 @@ def seconds_per_iteration(
             times.append(time.perf_counter() - start)
         samples.append((times[1] - times[0]) / extra)
     return float(np.median(samples))
-
-
-def run_python(code, env=None, timeout=1800):
-    """Run ``code`` in a fresh interpreter; returns its last stdout line."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip()[-2000:])
-    return proc.stdout.strip().splitlines()[-1]

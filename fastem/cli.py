@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 
+from fastem._bench.data import make_blobs
+
 DEMO_ITERATIONS = 10
 
 
@@ -25,20 +27,12 @@ def _load_image_pixels():
 def _load_demo_data():
     pixels, name = _load_image_pixels()
     if pixels is not None:
-        return pixels, name, "colour quantisation"
+        return pixels, name, "color quantization"
     from sklearn.datasets import load_digits
 
     print("(Pillow is not installed, so the sample image cannot be decoded;")
     print(" using scikit-learn's bundled digits instead: pip install pillow)")
     return load_digits().data, "scikit-learn digits (1797 x 64)", "digit clusters"
-
-
-def _generated_blobs(n_samples, n_features, n_components, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 4.0, size=(n_components, n_features))
-    labels = rng.integers(0, n_components, size=n_samples)
-    X = centers[labels] + rng.standard_normal((n_samples, n_features))
-    return X
 
 
 def _progress_fit(X, n_components, covariance_type, max_iter, seed):
@@ -120,8 +114,7 @@ def _compare(X, reference, max_iter):
     )
 
 
-def demo(argv=None):
-    """Run the demo: real data, then a generated million-point dataset."""
+def _demo_parser():
     parser = argparse.ArgumentParser(
         prog="fastem demo",
         description="Fit Gaussian mixtures with fastem on real and generated data "
@@ -134,7 +127,24 @@ def demo(argv=None):
     parser.add_argument(
         "--no-sklearn", action="store_true", help="skip the timing comparison"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def demo(argv=None):
+    """Run the demo: real data, then a generated million-point dataset.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Options (see ``fastem demo --help``): the size of the generated data,
+        the number of iterations compared, ``--no-sklearn``.
+
+    Returns
+    -------
+    int
+        Exit status (0 on success).
+    """
+    args = _demo_parser().parse_args(argv)
     import numba
 
     import fastem
@@ -154,7 +164,7 @@ def demo(argv=None):
 
     n, d, k = args.n_samples, args.n_features, args.n_components
     print(f"\n== Generated data: {n} x {d}, {k} blobs, full covariances ==")
-    X = _generated_blobs(n, d, k)
+    X = make_blobs(n, d, k)
     gm, elapsed = _progress_fit(X, k, "full", 100, 0)
     print(f"  fit took {elapsed:.2f} s")
     _summary(gm, X)
@@ -165,7 +175,19 @@ def demo(argv=None):
 
 
 def main(argv=None):
-    """Entry point of the ``fastem`` console script."""
+    """Entry point of the ``fastem`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        ``demo`` or ``bench`` followed by its options (default:
+        ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for an unknown command.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     usage = (
         "usage: fastem {demo,bench} [options]\n"
@@ -179,9 +201,9 @@ def main(argv=None):
     if command == "demo":
         return demo(rest)
     if command == "bench":
-        from fastem import _bench
+        from fastem._bench.command import main as bench
 
-        return _bench.main(rest)
+        return bench(rest)
     print(f"fastem: unknown command {command!r}\n{usage}", file=sys.stderr)
     return 2
 

@@ -9,25 +9,12 @@ from pathlib import Path
 import naive
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
+from synthetic import blobs as _blobs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DTYPES = (np.float64, np.float32)
 #: ``/work/shared/data`` seen from ``tests/conftest.py`` in the repository.
 DATA_DIR = Path(__file__).parents[2] / "shared" / "data"
-
-
-def _blobs(n_samples=300, n_features=3, n_components=3, seed=0, std=1.0, dtype=None):
-    """Gaussian blobs, overlapping enough that responsibilities are not 0/1."""
-    X, _ = make_blobs(
-        n_samples=n_samples,
-        n_features=n_features,
-        centers=n_components,
-        cluster_std=std,
-        center_box=(-6, 6),
-        random_state=seed,
-    )
-    return X if dtype is None else X.astype(dtype)
 
 
 def _params(n_components, n_features, covariance_type, seed=0, X=None, scale=1.0):

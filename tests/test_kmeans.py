@@ -4,9 +4,9 @@ import threading
 import naive_kmeans as naive
 import numpy as np
 import pytest
+import synthetic
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.cluster import KMeans as SklearnKMeans
-from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -22,29 +22,21 @@ from fastem._kernels.kmeans import (
     lloyd_step,
 )
 
+#: Well-separated clusters: no row near a decision boundary.
+SEPARATED = {"std": 0.5, "center_box": (-30, 30)}
+
 
 def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
     """Well-separated clusters (no row near a decision boundary)."""
-    X, _ = make_blobs(
-        n_samples=n_samples,
-        n_features=n_features,
-        centers=n_clusters,
-        cluster_std=0.5,
-        center_box=(-30, 30),
-        random_state=seed,
+    return synthetic.blobs(
+        n_samples, n_features, n_clusters, seed, dtype=dtype, **SEPARATED
     )
-    return X.astype(dtype)
 
 
 def first_rows_of_each_blob(X, n_clusters, seed=0):
     """Initial centres: one data row per blob (a good, deterministic start)."""
-    _, y = make_blobs(
-        n_samples=X.shape[0],
-        n_features=X.shape[1],
-        centers=n_clusters,
-        cluster_std=0.5,
-        center_box=(-30, 30),
-        random_state=seed,
+    _, y = synthetic.blobs(
+        X.shape[0], X.shape[1], n_clusters, seed, return_labels=True, **SEPARATED
     )
     return np.array([X[np.flatnonzero(y == c)[0]] for c in range(n_clusters)])
 
