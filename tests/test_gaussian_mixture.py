@@ -119,7 +119,7 @@ def test_dead_component_same_as_sklearn(covariance_type, init_kwargs, make_param
     """A component far from every row gets responsibilities that underflow to 0.
 
     scikit-learn's new mean is sum_i r_ik x_i / (nk_k + 10 eps), which sends such
-    a component to the origin; fastem's centred update must do the same.
+    a component to the origin; fastem's centered update must do the same.
     """
     rng = np.random.default_rng(25)
     X = rng.normal(5.0, 1.0, (200, 2))
@@ -429,7 +429,7 @@ def test_large_offset_keeps_covariances(
     costs only the rounding of x and mu (~1e-10 absolute at 1e6). scikit-learn's
     tied, diag and spherical M-steps form E[x x^T] - mu mu^T, two numbers of
     ~1e12 whose difference is ~1: there it loses about 6 digits (measured ~5e-4
-    relative for these data; its 'full' M-step is centred and stays ~1e-11).
+    relative for these data; its 'full' M-step is centered and stays ~1e-11).
     """
     shift = 1e6
     base = make_data(300, 3, 3, seed=14)
@@ -878,7 +878,7 @@ def test_constant_feature(covariance_type, make_data):
     X[:, 1] = 7.0
     kwargs = dict(n_components=2, covariance_type=covariance_type, random_state=0)
     ours, theirs = fit_both(X, **kwargs)
-    # fastem's centred statistics give the constant feature a variance of
+    # fastem's centered statistics give the constant feature a variance of
     # exactly 0 + reg_covar; scikit-learn's tied/diag/spherical M-steps form
     # E[x^2] - mu^2 = 49 - 49 with rounding errors ~1e-14, which are ~1e-8 of
     # reg_covar and feed back into the other parameters at that level.

@@ -231,7 +231,7 @@ def test_m_step_is_one_em_step(covariance_type, weighted, make_params):
 
 def test_stats_from_resp_matches_sklearn(covariance_type):
     rng = np.random.default_rng(8)
-    X = rng.normal(0, 1, (500, 3)) + 1e3  # offset: centred moments keep digits
+    X = rng.normal(0, 1, (500, 3)) + 1e3  # offset: centered moments keep digits
     resp = rng.uniform(size=(500, 4))
     resp /= resp.sum(axis=1, keepdims=True)
     stats = kernels.stats_from_resp(X, resp, covariance_type)

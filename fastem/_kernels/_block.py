@@ -107,7 +107,7 @@ def load_block(X, sample_weight, start, stop, xt, wt):
 
 
 @jit
-def centre_block(xt, ref, xc):
+def center_block(xt, ref, xc):
     """``xc[j, b] = xt[j, b] - ref[j]`` for the features of ``ref``."""
     n_rows = xt.shape[1]
     for j in range(ref.shape[0]):

@@ -14,7 +14,7 @@ per row):
   matrix products (BLAS ``dgemm`` through ``np.dot``), with ``ref`` the mean of
   the component means. The columns of each ``U_k`` are cut into slices so that
   the products skip most of the zero lower triangle. Subtracting
-  ``U_k^T (mu_k - ref)`` gives ``U_k^T (x - mu_k)``; centring on ``ref`` keeps
+  ``U_k^T (mu_k - ref)`` gives ``U_k^T (x - mu_k)``; centering on ``ref`` keeps
   that subtraction from cancelling badly.
 - M-step: ``x - mu_k`` is formed exactly and the scatter about ``mu_k`` is
   accumulated with 2 x 4 tiles of vectorised reductions over the block's rows.
@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS np.dot calls
 
 from .._config import jit
-from ._block import centre_block
+from ._block import center_block
 from ._pass import register_family
 
 #: Rows per block: the row dimension of the E-step matrix products.
@@ -240,7 +240,7 @@ def _workspace(model, n_features, n_rows):
 @jit
 def _log_density_block(model, xt, log_norm, work, logp):
     xc, proj, _, _ = work
-    centre_block(xt, model.ref, xc)
+    center_block(xt, model.ref, xc)
     _log_density(
         xc,
         log_norm,

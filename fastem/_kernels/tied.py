@@ -13,10 +13,10 @@ product, using for each row (``r`` its responsibilities, ``m = sum_k r_k mu_k``)
 
     sum_k r_k (x - mu_k)(x - mu_k)^T = (x - m)(x - m)^T + M^T (diag(r) - r r^T) M
 
-where ``M`` stacks the centred means. The kernel sums ``w (x - m)(x - m)^T``
+where ``M`` stacks the centered means. The kernel sums ``w (x - m)(x - m)^T``
 (``d x d``) and ``w (diag(r) - r r^T)`` (``k x k``); both are sums of positive
 semi-definite terms (no cancellation between rows), and the second has zero row
-sums, so the result does not depend on where the means are centred. The pass itself
+sums, so the result does not depend on where the means are centered. The pass itself
 is :func:`._pass.em_pass`; this module gives it the family's density and
 statistics.
 """
@@ -26,7 +26,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._config import jit
-from ._block import centre_block
+from ._block import center_block
 from ._pass import register_family
 
 #: Rows per block.
@@ -37,7 +37,7 @@ BLOCK = 32
 def _project(xt, center, chol, xc, y):
     """``xc = xt - center`` and ``y[j, b] = sum_{i <= j} chol[i, j] xc[i, b]``."""
     n_features, n_rows = xt.shape
-    centre_block(xt, center, xc)
+    center_block(xt, center, xc)
     for j in range(n_features):
         for b in range(n_rows):
             y[j, b] = 0.0

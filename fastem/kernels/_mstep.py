@@ -1,7 +1,7 @@
 """M-step: parameters from sufficient statistics (small NumPy/SciPy math).
 
 Everything here is O(n_components * n_features^2) or less; the O(n) work is in
-the kernels. The statistics are centred on the E-step's means, so the new
+the kernels. The statistics are centered on the E-step's means, so the new
 covariance is those statistics moved to the new means (:meth:`SuffStats.about`),
 with no large cancellation (unlike the raw ``E[x x^T] - mu mu^T``). The update
 is Bishop (2006), *Pattern Recognition and Machine Learning*, eq. 9.24-9.26,

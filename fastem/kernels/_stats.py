@@ -17,12 +17,12 @@ about the same means add: ``a + b`` (and :func:`merge` of a list, in order) is
 what one pass over both blocks gives, bit for bit when the blocks are the
 kernel's own chunks merged in chunk order. Statistics about different means are
 made comparable with :meth:`SuffStats.about`, which moves them exactly (Chan,
-Golub and LeVeque 1979's update of centred sums):
+Golub and LeVeque 1979's update of centered sums):
 
     sum r (x - m')(x - m')^T = S - d s^T - s d^T + nk d d^T,    d = m' - m,
 
 with ``s = sum_dev``; the M-step is that same move to the new means. Keeping the
-moments centred (never the raw ``sum r x x^T``) is what keeps the digits of data
+moments centered (never the raw ``sum r x x^T``) is what keeps the digits of data
 far from the origin and of float32 data.
 """
 

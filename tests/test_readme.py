@@ -1,0 +1,32 @@
+"""The README's kernel-layer example runs and asserts what it claims."""
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _section_code(title):
+    text = README.read_text()
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_kernel_layer_example_runs():
+    blocks = _section_code("The kernel layer")
+    assert len(blocks) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter=0 start: ConvergenceWarning
+        exec(compile(blocks[0], str(README), "exec"), {})
+
+
+def test_kernel_layer_example_would_catch_a_wrong_fit():
+    code = _section_code("The kernel layer")[0].replace(
+        'kernels.m_step(stats, "full", 1e-6)', 'kernels.m_step(stats, "full", 1e-3)'
+    )
+    with warnings.catch_warnings(), pytest.raises(AssertionError):
+        warnings.simplefilter("ignore")
+        exec(compile(code, str(README), "exec"), {})
