@@ -4,8 +4,8 @@ Chunks of rows -> blocks -> log-densities -> log-sum-exp -> statistics.
 
 :func:`em_pass` is the only parallel loop of the mixture kernels. A covariance
 family (``full.py``, ``tied.py``, ``diag.py``) contributes three short compiled
-functions, registered with :func:`register_family` for the named tuple type that
-carries its prepared parameters (its *model*):
+functions and its block size, registered with :func:`register_family` for the
+named tuple type that carries its prepared parameters (its *model*):
 
 ``workspace(model, n_features, n_rows)``
     Per-chunk scratch arrays (a tuple), allocated once per chunk.
@@ -50,17 +50,23 @@ _FAMILIES = {}
 TOTALS = 3
 
 
-def register_family(model_class, *, workspace, log_density, accumulate, stat_views):
+def register_family(
+    model_class, *, block, workspace, log_density, accumulate, stat_views
+):
     """Register a covariance family's compiled pieces for :func:`em_pass`.
 
     Parameters
     ----------
     model_class : type
         The ``collections.namedtuple`` class of the family's prepared parameters.
+    block : int
+        Rows per block. A compile-time constant of the family's loop, so that
+        LLVM knows the trip count of every loop over a block's rows.
     workspace, log_density, accumulate, stat_views : numba dispatcher
         The family's compiled functions (see the module docstring).
     """
     _FAMILIES[model_class] = {
+        "block": int(block),
         "workspace": workspace,
         "log_density": log_density,
         "accumulate": accumulate,
@@ -72,6 +78,11 @@ def _family_hook(model, name):
     if isinstance(model, types.BaseNamedTuple) and model.instance_class in _FAMILIES:
         return _FAMILIES[model.instance_class][name]
     return None
+
+
+def block_rows(model):
+    """Return the family's rows per block (compiled code only)."""
+    raise NotImplementedError
 
 
 def workspace(model, n_features, n_rows):
@@ -92,6 +103,14 @@ def accumulate(model, xt, wresp, prob, wt, work, stats):
 def stat_views(model, buffer):
     """Dispatch to the family's ``stat_views`` (compiled code only)."""
     raise NotImplementedError
+
+
+@overload(block_rows, jit_options={"cache": True})
+def _ol_block_rows(model):
+    size = _family_hook(model, "block")
+    if size is not None:
+        return lambda model: size
+    return None
 
 
 @overload(workspace, jit_options={"cache": True})
@@ -170,7 +189,6 @@ def em_pass(
     model,
     log_norm,
     n_chunks,
-    block,
     stats_size,
     with_entropy,
     lse_out,
@@ -191,8 +209,6 @@ def em_pass(
         Per-component additive constant of the log-densities.
     n_chunks : int
         Number of row chunks (from :func:`._reduce.n_chunks_for`).
-    block : int
-        Rows per block.
     stats_size : int
         Length of one chunk's statistics buffer; 0 skips the statistics.
     with_entropy : bool
@@ -215,6 +231,7 @@ def em_pass(
     n_samples, n_features = X.shape
     n_components = log_norm.shape[0]
     weighted = sample_weight.shape[0] > 0
+    block = block_rows(model)
     stats = np.zeros((n_chunks, stats_size))
     totals = np.zeros((n_chunks, TOTALS))
     for chunk in prange(n_chunks):

@@ -19,8 +19,10 @@ import numpy as np
 from .._config import jit
 from ._pass import register_family
 
-#: Rows per block (long enough to amortise the reductions' horizontal sums).
-BLOCK = 256
+#: Rows per block (long enough to amortise the reductions' horizontal sums;
+#: measured, one thread: 128 rows as fast as 256 for the statistics and 3%
+#: faster for prediction).
+BLOCK = 128
 
 #: Prepared parameters of the diagonal family: ``means`` (k, d) and per-feature
 #: precision factors ``prec_chol`` (k, d), both float64 and C-contiguous.
@@ -106,6 +108,7 @@ def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
 
 register_family(
     DiagModel,
+    block=BLOCK,
     workspace=_workspace,
     log_density=_log_density,
     accumulate=_accumulate_block,

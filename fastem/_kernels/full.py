@@ -292,6 +292,7 @@ def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
 
 register_family(
     FullModel,
+    block=BLOCK,
     workspace=_workspace,
     log_density=_log_density_block,
     accumulate=_accumulate_block,

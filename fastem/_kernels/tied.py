@@ -29,8 +29,9 @@ from .._config import jit
 from ._block import center_block
 from ._pass import register_family
 
-#: Rows per block.
-BLOCK = 32
+#: Rows per block (measured, one thread, n=2e5: 64 rows make the fit's pass about
+#: 30% faster than 32 and prediction as fast).
+BLOCK = 64
 
 
 @jit
@@ -176,6 +177,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, stats):
 
 register_family(
     TiedModel,
+    block=BLOCK,
     workspace=_workspace,
     log_density=_log_density,
     accumulate=_accumulate,

@@ -146,12 +146,12 @@ def _lower_to_symmetric(lower):
 
 def _model(covariance_type, means, chol):
     if covariance_type == "full":
-        return _full.prepare_model(means, chol), _full.BLOCK
+        return _full.prepare_model(means, chol)
     if covariance_type == "tied":
-        return _tied.prepare_model(means, chol), _tied.BLOCK
+        return _tied.prepare_model(means, chol)
     if covariance_type == "spherical":
         chol = np.ascontiguousarray(np.repeat(chol[:, None], means.shape[1], axis=1))
-    return _diag.DiagModel(means, chol), _diag.BLOCK
+    return _diag.DiagModel(means, chol)
 
 
 _STATS_SIZE = {
@@ -195,7 +195,7 @@ def _run(
     labels_out=None,
 ):
     k = means.shape[0]
-    model, block = _model(covariance_type, means, chol)
+    model = _model(covariance_type, means, chol)
     if resp_out is None:
         resp_out = np.empty((0, k))
     if labels_out is None:
@@ -208,7 +208,6 @@ def _run(
             model,
             norm,
             n_chunks,
-            block,
             stats_size,
             with_entropy,
             lse_out,
