@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _init, _mstep, kernels
 from ._base import BaseEMMixture
 from ._seeding import kmeans_plusplus
-from ._validation import SklearnConstraints, as_float_array, check_shape
+from ._validation import GAUSSIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
 
 
 class GaussianMixture(BaseEMMixture):
@@ -105,7 +105,7 @@ class GaussianMixture(BaseEMMixture):
     np.True_
     """
 
-    _parameter_constraints = SklearnConstraints("sklearn.mixture", "GaussianMixture")
+    _parameter_constraints = GAUSSIAN_MIXTURE_CONSTRAINTS
 
     def __init__(
         self,
