@@ -2,10 +2,20 @@
 
 The estimators mirror scikit-learn's (:class:`GaussianMixture`, :class:`KMeans`);
 the compiled kernels behind them are in :mod:`fastem.kernels`.
+:func:`patch_sklearn` puts them under scikit-learn's own names, so code that
+imports ``sklearn.mixture.GaussianMixture`` or ``sklearn.cluster.KMeans`` runs
+fastem unchanged.
 """
 
+from ._patch import patch_sklearn, sklearn_patched, unpatch_sklearn
 from .gaussian_mixture import GaussianMixture
 from .kmeans import KMeans
 
-__all__ = ["GaussianMixture", "KMeans"]
+__all__ = [
+    "GaussianMixture",
+    "KMeans",
+    "patch_sklearn",
+    "sklearn_patched",
+    "unpatch_sklearn",
+]
 __version__ = "0.1.0"

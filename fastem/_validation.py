@@ -5,8 +5,10 @@ C-contiguous float32/float64 data and well-formed parameters.
 """
 
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 
@@ -148,25 +150,43 @@ def as_float_array(array, name, dtype=np.float64):
     return values
 
 
-class SklearnConstraints:
-    """Class attribute that reads a scikit-learn estimator's parameter constraints.
+# -- parameter constraints -----------------------------------------------------
+#
+# fastem owns its estimators' constraints: copying them from scikit-learn's class
+# at run time finds fastem's own class once ``fastem.patch_sklearn`` has put it
+# under scikit-learn's name (and recurses). They are written in scikit-learn's
+# vocabulary (``sklearn.utils._param_validation``, already imported by
+# ``sklearn.base``), as in scikit-learn 1.9, so the error messages are the same
+# word for word; ``tests/test_patch.py`` checks them against the installed
+# scikit-learn, key by key, on good and bad values.
 
-    ``_parameter_constraints = SklearnConstraints("sklearn.cluster", "KMeans")``
-    gives fastem's estimator exactly scikit-learn's parameter validation (and
-    error messages), while importing the scikit-learn module only when a
-    parameter is first validated: ``sklearn.cluster`` alone takes about 0.3 s to
-    import, a third of what Numba's start-up costs.
-    """
+#: ``sklearn.mixture.GaussianMixture._parameter_constraints``.
+GAUSSIAN_MIXTURE_CONSTRAINTS = {
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0.0, None, closed="left")],
+    "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+    "max_iter": [Interval(Integral, 0, None, closed="left")],
+    "n_init": [Interval(Integral, 1, None, closed="left")],
+    "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+    "random_state": ["random_state"],
+    "warm_start": ["boolean"],
+    "verbose": ["verbose"],
+    "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+    "weights_init": ["array-like", None],
+    "means_init": ["array-like", None],
+    "precisions_init": ["array-like", None],
+}
 
-    def __init__(self, module, name):
-        self._module = module
-        self._name = name
-        self._constraints = None
-
-    def __get__(self, instance, owner):
-        if self._constraints is None:
-            import importlib
-
-            estimator = getattr(importlib.import_module(self._module), self._name)
-            self._constraints = dict(estimator._parameter_constraints)
-        return self._constraints
+#: ``sklearn.cluster.KMeans._parameter_constraints``.
+KMEANS_CONSTRAINTS = {
+    "n_clusters": [Interval(Integral, 1, None, closed="left")],
+    "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+    "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "random_state": ["random_state"],
+    "copy_x": ["boolean"],
+    "algorithm": [StrOptions({"lloyd", "elkan"})],
+}

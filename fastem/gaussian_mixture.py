@@ -6,7 +6,7 @@ import numpy as np
 
 from . import kernels
 from ._base import BaseEMMixture
-from ._validation import SklearnConstraints, as_float_array, check_shape
+from ._validation import GAUSSIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
 from .kernels import _mstep
 from .kernels._stats import NK_EPS
 
@@ -106,7 +106,7 @@ class GaussianMixture(BaseEMMixture):
     np.True_
     """
 
-    _parameter_constraints = SklearnConstraints("sklearn.mixture", "GaussianMixture")
+    _parameter_constraints = GAUSSIAN_MIXTURE_CONSTRAINTS
 
     def __init__(
         self,

@@ -26,7 +26,7 @@ from ._kernels.kmeans import (
 )
 from ._seeding import kmeans_plusplus
 from ._validation import (
-    SklearnConstraints,
+    KMEANS_CONSTRAINTS,
     as_float_array,
     check_data,
     check_n_components,
@@ -146,7 +146,7 @@ class KMeans(
     16.0
     """
 
-    _parameter_constraints = SklearnConstraints("sklearn.cluster", "KMeans")
+    _parameter_constraints = KMEANS_CONSTRAINTS
 
     def __init__(
         self,

@@ -1026,3 +1026,29 @@ def test_hooks_are_abstract():
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete()
+
+
+def test_all_initial_parameters_skip_the_initial_pass(
+    covariance_type, make_data, make_params, init_kwargs, monkeypatch
+):
+    """With weights, means and precisions given, no responsibilities are drawn
+    and no statistics computed for the start (scikit-learn's test of the same,
+    test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters, counts
+    calls of its private helper)."""
+    import fastem._base
+
+    def fail(*args, **kwargs):
+        raise AssertionError("initial statistics computed")
+
+    monkeypatch.setattr(fastem._base, "stats_from_source", fail)
+    X = make_data(200, 3, 3, seed=9)
+    params = make_params(3, 3, covariance_type, seed=9, X=X)
+    gm = GaussianMixture(
+        3, covariance_type=covariance_type, max_iter=3, **init_kwargs(params)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+    assert gm.n_iter_ == 3
+    with pytest.raises(AssertionError, match="initial statistics"):
+        GaussianMixture(3, covariance_type=covariance_type, max_iter=1).fit(X)
