@@ -15,15 +15,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels._moments import column_mean_var
-from ._kernels.kmeans import (
-    LloydBounds,
-    LloydSums,
-    _assigned_pass,
-    _distance_matrix,
-    _is_same_clustering,
-    _lloyd_bounded_pass,
-    _lloyd_pass,
-)
+from ._kernels.kmeans import LloydBounds, LloydSums
 from ._seeding import kmeans_plusplus
 from ._validation import (
     SklearnConstraints,
@@ -32,6 +24,13 @@ from ._validation import (
     check_n_components,
     check_sample_weight,
     check_shape,
+)
+from .kernels._lloyd import (
+    _assigned_pass,
+    _bounded_pass,
+    _distance_matrix,
+    _full_pass,
+    _same_clustering,
 )
 
 __all__ = ["KMeans"]
@@ -288,7 +287,7 @@ class KMeans(
             labels, inertia = run[0], run[1]
             if best is None or (
                 inertia < best[1]
-                and not _is_same_clustering(labels, best[0], self.n_clusters)
+                and not _same_clustering(labels, best[0], self.n_clusters)
             ):
                 best = run
         labels, inertia, centers, n_iter = best
@@ -331,7 +330,7 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        return _lloyd_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
+        return _full_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the label of every training row.
@@ -411,7 +410,7 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        labels = _lloyd_pass(X, weights, centers, shift, with_inertia=False).labels
+        labels = _full_pass(X, weights, centers, shift, with_inertia=False).labels
         return -_assigned_pass(X, weights, centers, shift, labels)[1]
 
 
@@ -447,20 +446,20 @@ _BOUNDS_MIN_WORK = 128
 def _pass(X, sample_weight, centers, shift, labels_in, labels_out, state):
     """Run a Lloyd pass carrying ``state`` (bounds or sums) from the last one.
 
-    With :class:`LloydBounds`, :func:`_lloyd_bounded_pass`; with
-    :class:`LloydSums`, :func:`_lloyd_pass`, which then updates the sums.
+    With :class:`LloydBounds`, :func:`_bounded_pass`; with
+    :class:`LloydSums`, :func:`_full_pass`, which then updates the sums.
     """
     if isinstance(state, LloydBounds):
-        return _lloyd_bounded_pass(
+        return _bounded_pass(
             X, sample_weight, centers, shift, labels_in, labels_out, state
         )
-    return _lloyd_pass(
+    return _full_pass(
         X,
         sample_weight,
         centers,
         shift,
         labels_out,
-        state=state,
+        sums=state,
         labels_in=labels_in,
         with_inertia=False,
     )

@@ -14,13 +14,8 @@ import fastem.kmeans
 from fastem import KMeans
 from fastem._config import n_threads
 from fastem._kernels._moments import column_mean_var
-from fastem._kernels.kmeans import (
-    LloydBounds,
-    LloydSums,
-    _lloyd_bounded_pass,
-    _lloyd_pass,
-    lloyd_step,
-)
+from fastem._kernels.kmeans import LloydBounds, LloydSums
+from fastem.kernels._lloyd import _bounded_pass, _full_pass, lloyd_step
 
 
 def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
@@ -119,10 +114,8 @@ def test_bounded_pass_equals_full_pass(
     buffers = np.zeros((2, n_samples), dtype=np.int32)
     for iteration in range(8):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        step = _lloyd_bounded_pass(
-            X, weights, centers, shift, labels_in, labels_out, bounds
-        )
-        full = _lloyd_pass(X, weights, centers, shift)
+        step = _bounded_pass(X, weights, centers, shift, labels_in, labels_out, bounds)
+        full = _full_pass(X, weights, centers, shift)
         assert_array_equal(step.labels, full.labels)
         assert_array_equal(step.weights, full.weights)
         if weighted:
@@ -143,7 +136,7 @@ def _lloyd_passes(X, centers, shift, n_passes, make_step):
     """Yield ``(step, full)`` over ``n_passes`` Lloyd updates from ``centers``."""
     for iteration in range(n_passes):
         step = make_step(iteration, centers)
-        full = _lloyd_pass(X, np.empty(0), centers, shift)
+        full = _full_pass(X, np.empty(0), centers, shift)
         yield step, full
         positive = full.weights > 0
         centers = centers.copy()
@@ -178,7 +171,7 @@ def test_bounded_pass_float32_filter_edge_cases(case, dtype):
 
     def bounded(iteration, centers):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        return _lloyd_bounded_pass(
+        return _bounded_pass(
             X, np.empty(0), centers, shift, labels_in, labels_out, bounds
         )
 
@@ -203,7 +196,7 @@ def test_full_pass_updates_sums_from_changed_rows(dtype):
 
     def updated(iteration, centers):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        return _lloyd_pass(X, np.empty(0), centers, shift, labels_out, state, labels_in)
+        return _full_pass(X, np.empty(0), centers, shift, labels_out, state, labels_in)
 
     for step, full in _lloyd_passes(X, centers, shift, 6, updated):
         assert_array_equal(step.labels, full.labels)
@@ -211,8 +204,8 @@ def test_full_pass_updates_sums_from_changed_rows(dtype):
         scale = np.abs(X.astype(np.float64) - shift).sum()
         assert_allclose(step.sums, full.sums, rtol=0, atol=1e-14 * scale)
     weights = rng.uniform(0, 2, X.shape[0])
-    weighted = _lloyd_pass(X, weights, centers, shift, None, state, buffers[0])
-    fresh = _lloyd_pass(X, weights, centers, shift)
+    weighted = _full_pass(X, weights, centers, shift, None, state, buffers[0])
+    fresh = _full_pass(X, weights, centers, shift)
     assert_array_equal(weighted.sums, fresh.sums)
     assert_array_equal(weighted.weights, fresh.weights)
 

@@ -36,8 +36,8 @@ from .._config import parallel_region
 from .._kernels._reduce import merge, n_chunks_for
 from .._kernels.diag import log_resp_diag, suff_stats_diag
 from .._kernels.full import log_resp_full, suff_stats_full
-from .._kernels.kmeans import lloyd_step
 from .._kernels.tied import log_resp_tied, suff_stats_tied
+from ._lloyd import lloyd_step
 
 __all__ = ["SuffStats", "suff_stats", "log_resp", "log_norm", "lloyd_step"]
 
