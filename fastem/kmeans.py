@@ -15,7 +15,6 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels._moments import column_mean_var
-from ._kernels.kmeans import LloydBounds, LloydSums
 from ._seeding import kmeans_plusplus
 from ._validation import (
     SklearnConstraints,
@@ -26,8 +25,9 @@ from ._validation import (
     check_shape,
 )
 from .kernels._lloyd import (
+    LloydState,
     _assigned_pass,
-    _bounded_pass,
+    _carried_pass,
     _distance_matrix,
     _full_pass,
     _same_clustering,
@@ -438,33 +438,6 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
         step.weights[old_cluster] -= weight
 
 
-#: Bounds are used when ``n_clusters * n_features`` reaches this (measured:
-#: slower at d=2, k=8; several times faster at d=16, k=64).
-_BOUNDS_MIN_WORK = 128
-
-
-def _pass(X, sample_weight, centers, shift, labels_in, labels_out, state):
-    """Run a Lloyd pass carrying ``state`` (bounds or sums) from the last one.
-
-    With :class:`LloydBounds`, :func:`_bounded_pass`; with
-    :class:`LloydSums`, :func:`_full_pass`, which then updates the sums.
-    """
-    if isinstance(state, LloydBounds):
-        return _bounded_pass(
-            X, sample_weight, centers, shift, labels_in, labels_out, state
-        )
-    return _full_pass(
-        X,
-        sample_weight,
-        centers,
-        shift,
-        labels_out,
-        sums=state,
-        labels_in=labels_in,
-        with_inertia=False,
-    )
-
-
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
@@ -474,26 +447,13 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     converged strictly, the rows are re-assigned to the final centres, and the
     inertia is that of the returned labels and centres.
     """
-    labels_old = None
     strict = False
-    buffers = np.empty((2, X.shape[0]), dtype=np.int32)
     # Every pass updates the sums with the rows that changed cluster (unless
-    # weighted). Hamerly's bounds also skip the rows whose label cannot change
-    # (the labels are those of the full pass); they pay off when comparing a
-    # row with every centre costs more than reading and writing two bounds.
-    state = LloydSums()
-    if centers.shape[0] * centers.shape[1] >= _BOUNDS_MIN_WORK:
-        state = LloydBounds(X.shape[0])
+    # weighted). For larger problems Hamerly's bounds also skip the rows whose
+    # label cannot change (the labels are those of the full pass).
+    state = LloydState(X, centers.shape[0], shift=shift)
     for iteration in range(max_iter):
-        step = _pass(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            buffers[(iteration + 1) % 2],
-            buffers[iteration % 2],
-            state,
-        )
+        step = _carried_pass(X, sample_weight, centers, state)
         if verbose:
             _, inertia = _assigned_pass(X, sample_weight, centers, shift, step.labels)
             print(f"Iteration {iteration}, inertia {inertia}.")
@@ -506,7 +466,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         center_shift_total = float((center_shift**2).sum())
         centers = centers_new
         labels = step.labels
-        if labels_old is not None and _unchanged(state, labels, labels_old):
+        if state.n_changed == 0:
             if verbose:
                 print(f"Converged at iteration {iteration}: strict convergence.")
             strict = True
@@ -514,31 +474,15 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         if center_shift_total <= tol:
             if verbose:
                 print(
-                    f"Converged at iteration {iteration}: center shift "
+                    f"Converged at iteration {iteration}: centre shift "
                     f"{center_shift_total} within tolerance {tol}."
                 )
             break
-        labels_old = labels
     if not strict:
-        labels = _pass(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            buffers[iteration % 2],
-            buffers[(iteration + 1) % 2],
-            state,
-        ).labels
+        labels = _carried_pass(X, sample_weight, centers, state).labels
     # The inertia of the returned labels and centres, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1
-
-
-def _unchanged(state, labels, labels_old):
-    """Whether the last pass left every label as it was."""
-    if state.n_changed is not None:  # counted by the pass itself
-        return state.n_changed == 0
-    return np.array_equal(labels, labels_old)
 
 
 def _average_centers(sums, weights):
