@@ -38,7 +38,7 @@ def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
 
 
 def first_rows_of_each_blob(X, n_clusters, seed=0):
-    """Initial centres: one data row per blob (a good, deterministic start)."""
+    """Initial centers: one data row per blob (a good, deterministic start)."""
     _, y = make_blobs(
         n_samples=X.shape[0],
         n_features=X.shape[1],
@@ -66,7 +66,7 @@ def fit_passes(request, monkeypatch):
     "n_samples, n_features, n_clusters",
     [
         (1, 1, 1),  # a single row
-        (37, 1, 3),  # one feature, odd number of centres, partial block
+        (37, 1, 3),  # one feature, odd number of centers, partial block
         (300, 5, 7),  # features not a multiple of four
         (9000, 8, 64),  # several chunks
         (5000, 17, 2),
@@ -90,7 +90,7 @@ def test_lloyd_step_matches_naive(n_samples, n_features, n_clusters, dtype, weig
     assert step.inertia == pytest.approx(inertia, rel=1e-11)
 
 
-def test_lloyd_step_ties_go_to_the_first_centre():
+def test_lloyd_step_ties_go_to_the_first_center():
     X = np.array([[0.0, 0.0], [1.0, 0.0]])
     centers = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, -1.0]])
     assert_array_equal(lloyd_step(X, centers).labels, [0, 0])
@@ -106,7 +106,7 @@ def test_lloyd_step_ties_go_to_the_first_centre():
 def test_bounded_pass_equals_full_pass(
     n_samples, n_features, n_clusters, dtype, weighted
 ):
-    # Random (unclustered) data: many rows near decision boundaries. The centres
+    # Random (unclustered) data: many rows near decision boundaries. The centers
     # move by Lloyd updates, then one jumps far away and back; every pass must
     # give the labels and weights of the full pass, bit for bit, and its sums:
     # bit for bit when weighted (recomputed), to rounding when unweighted
@@ -153,7 +153,7 @@ def _lloyd_passes(X, centers, shift, n_passes, make_step):
 @pytest.mark.parametrize("case", ["ties", "near-ties", "huge", "tiny", "offset"])
 def test_bounded_pass_float32_filter_edge_cases(case, dtype):
     # The float32 comparison must hand every row it cannot decide to float64:
-    # exact ties (integer grid, centres on it), near ties (the grid moved by
+    # exact ties (integer grid, centers on it), near ties (the grid moved by
     # 1e-9, float64 only: float32 data cannot hold it; float32 arithmetic
     # cannot resolve it), values too large for float32 (1e20: beyond the
     # overflow guard), too small (1e-25: gaps below the absolute error floor)
@@ -448,7 +448,7 @@ def test_lloyd_pass_check_finite_false_skips_the_scan():
 
 def test_fixed_iterations_match_naive_lloyd(fit_passes):
     X = blobs(1500, 3, 4, seed=3)
-    init = X[:4] + 0.1  # a poor start, so the centres move for a while
+    init = X[:4] + 0.1  # a poor start, so the centers move for a while
     km = KMeans(4, init=init, n_init=1, max_iter=6, tol=0).fit(X)
     centers, labels, inertia = naive.lloyd(X, init, n_iter=km.n_iter_)
     assert_allclose(km.cluster_centers_, centers, rtol=1e-12, atol=1e-12)
@@ -461,7 +461,7 @@ def test_fixed_iterations_match_naive_lloyd(fit_passes):
 
 @pytest.mark.parametrize("max_iter", [1, 2, 300])
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
-def test_same_initial_centres_as_sklearn(max_iter, tol, fit_passes):
+def test_same_initial_centers_as_sklearn(max_iter, tol, fit_passes):
     X = blobs(3000, 5, 6, seed=1)
     init = X[[0, 1, 2, 3, 4, 5]]  # rows of whatever blobs: several iterations
     ours = KMeans(6, init=init, n_init=1, max_iter=max_iter, tol=tol).fit(X)
@@ -488,7 +488,7 @@ def test_same_random_state_as_sklearn(init, n_init, weighted, fit_passes):
     assert ours.n_iter_ == ref.n_iter_
 
 
-def test_callable_init_sees_centred_data_like_sklearn():
+def test_callable_init_sees_centered_data_like_sklearn():
     X = blobs(1000, 2, 3, seed=4)
     seen = []
 
@@ -505,7 +505,7 @@ def test_callable_init_sees_centred_data_like_sklearn():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_unclustered_data_match_sklearn(dtype, fit_passes):
-    # No cluster structure: centres move for many iterations and many rows
+    # No cluster structure: centers move for many iterations and many rows
     # change labels, which exercises the bounds far more than blobs do.
     rng = np.random.default_rng(21)
     X = rng.standard_normal((6000, 16)).astype(dtype)
@@ -718,7 +718,7 @@ def test_bad_data(X, error, match):
         (dict(max_iter=0), "max_iter"),
         (dict(tol=-1.0), "tol"),
         (dict(algorithm="full"), "algorithm"),
-        (dict(init=np.zeros((2, 2))), "init"),  # 2 centres, 3 clusters
+        (dict(init=np.zeros((2, 2))), "init"),  # 2 centers, 3 clusters
         (dict(init=np.zeros((3, 4))), "init"),  # wrong number of features
         (dict(init=np.full((3, 2), np.nan)), "init"),
     ],
@@ -772,7 +772,7 @@ def test_sparse_input_is_refused():
 EXPECTED_FAILED_CHECKS = {
     # As for scikit-learn's KMeans: the k-means++ draws depend on the rows, so
     # weights are not equivalent to repeated rows from a random initialisation
-    # (they are from the same initial centres: see the tests above).
+    # (they are from the same initial centers: see the tests above).
     "check_sample_weight_equivalence_on_dense_data": (
         "sample_weight is not equivalent to removing/repeating samples."
     ),
