@@ -598,9 +598,10 @@ def lloyd_pass(
         Also compute the inertia, from the exact ``||x - c||^2`` of every row to
         its new center (one more pass over ``X``); otherwise it is ``nan``.
     check_finite : bool, default=True
-        Check that ``X`` holds no NaN or infinity (one read of ``X``, about
-        the cost of a bounded pass late in a fit). Skip it only for data
-        checked before: NaN rows would silently get arbitrary labels.
+        Check that ``X`` holds no NaN or infinity: one more read of ``X``,
+        comparable to a late bounded pass, which reads few rows (n=1e6, d=16:
+        10 ms against 15-20 ms). Skip it only for data checked before: NaN
+        rows would silently get arbitrary labels.
 
     Returns
     -------
