@@ -1,10 +1,17 @@
 """k-means++ seeding in O(n_samples) memory, with scikit-learn's random draws.
 
+k-means++ (Arthur and Vassilvitskii, "k-means++: the advantages of careful
+seeding", ACM-SIAM Symposium on Discrete Algorithms (SODA), 2007) draws the
+first center at random and each next one with probability proportional to the
+squared distance of a row to its closest center so far; the greedy variant
+scikit-learn runs draws ``2 + log(n_clusters)`` candidates per step and keeps
+the one that lowers the potential most.
+
 scikit-learn's :func:`sklearn.cluster.kmeans_plusplus` holds several arrays of
 ``n_samples`` floats at once (squared row norms, the cumulative potential, the
-distances to every candidate) and the callers centre a copy of ``X`` first. This
-version keeps one: the squared distance of each row to its closest centre. It
-reads ``X`` slab by slab (optionally shifted by a centre, without copying) and
+distances to every candidate) and the callers center a copy of ``X`` first. This
+version keeps one: the squared distance of each row to its closest center. It
+reads ``X`` slab by slab (optionally shifted by a center, without copying) and
 consumes ``random_state`` exactly as scikit-learn does, computing the same
 quantities with the same formulas, so for float64 data it selects the same rows
 (up to the last-bit ordering of sums over all rows, which can only matter on an
@@ -94,18 +101,21 @@ def _search_cumulative(values, potential, sample_weight, n_samples):
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=None):
     """Greedy k-means++ seeding, as :func:`sklearn.cluster.kmeans_plusplus`.
 
+    Arthur and Vassilvitskii's k-means++ (SODA 2007) with scikit-learn's greedy
+    candidate selection, reading ``X`` slab by slab.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         The data, float32 or float64 (may be a memmap).
     n_clusters : int
-        Number of centres.
+        Number of centers.
     sample_weight : ndarray of shape (n_samples,) or None
         Row weights; None for unit weights.
     random_state : numpy.random.RandomState
         Consumed exactly as scikit-learn's seeding consumes it.
     shift : ndarray of shape (n_features,) or None
-        Seed on ``X - shift`` (as scikit-learn's KMeans seeds on centred data)
+        Seed on ``X - shift`` (as scikit-learn's KMeans seeds on centered data)
         without making that copy.
 
     Returns

@@ -15,15 +15,6 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels._moments import column_mean_var
-from ._kernels.kmeans import (
-    LloydBounds,
-    LloydSums,
-    _assigned_pass,
-    _distance_matrix,
-    _is_same_clustering,
-    _lloyd_bounded_pass,
-    _lloyd_pass,
-)
 from ._seeding import kmeans_plusplus
 from ._validation import (
     KMEANS_CONSTRAINTS,
@@ -33,12 +24,20 @@ from ._validation import (
     check_sample_weight,
     check_shape,
 )
+from .kernels._lloyd import (
+    LloydState,
+    _assigned_pass,
+    _carried_pass,
+    _distance_matrix,
+    _full_pass,
+    _same_clustering,
+)
 
 __all__ = ["KMeans"]
 
 
 def _is_array_like(value):
-    """Whether ``init`` is an array of centres (not a string, not a callable)."""
+    """Whether ``init`` is an array of centers (not a string, not a callable)."""
     if isinstance(value, str) or callable(value):
         return False
     return hasattr(value, "__len__") or hasattr(value, "__array__")
@@ -58,35 +57,35 @@ def _tolerance(X, tol):
 class KMeans(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
 ):
-    """K-means clustering with Lloyd's algorithm on a fused compiled kernel.
+    """K-means clustering with Lloyd's algorithm [1]_ on a fused compiled kernel.
 
     A drop-in for :class:`sklearn.cluster.KMeans`: same parameters, methods and
     fitted attributes. Each iteration is one parallel pass over the data that
-    assigns every row to its nearest centre and accumulates the per-cluster
+    assigns every row to its nearest center and accumulates the per-cluster
     weighted sums, in float64 even for float32 data and with results that do not
     depend on the number of threads. With the same ``random_state`` the initial
-    centres are scikit-learn's, and so are the iterations (empty clusters are
+    centers are scikit-learn's, and so are the iterations (empty clusters are
     relocated and convergence is declared the same way).
 
     Parameters
     ----------
     n_clusters : int, default=8
-        The number of clusters to form, as well as the number of centres.
+        The number of clusters to form, as well as the number of centers.
     init : {'k-means++', 'random'}, callable or array-like of shape \
             (n_clusters, n_features), default='k-means++'
-        Initialisation: scikit-learn's greedy k-means++ (``'k-means++'``),
+        Initialisation: scikit-learn's greedy k-means++ [3]_ (``'k-means++'``),
         ``n_clusters`` rows drawn at random (``'random'``), an array of initial
-        centres, or a callable ``init(X, n_clusters, random_state=rs)`` returning
+        centers, or a callable ``init(X, n_clusters, random_state=rs)`` returning
         one. As in scikit-learn, the k-means++ seeding and the callable see the
         data with its column means subtracted.
     n_init : 'auto' or int, default='auto'
-        Number of runs from different initial centres; the run with the lowest
+        Number of runs from different initial centers; the run with the lowest
         inertia is kept. ``'auto'`` means 1 for ``'k-means++'`` and array
         initialisation, 10 for ``'random'`` and callables.
     max_iter : int, default=300
         Maximum number of iterations of a single run.
     tol : float, default=1e-4
-        Convergence tolerance on the squared shift of the centres between two
+        Convergence tolerance on the squared shift of the centers between two
         iterations, relative to the mean per-feature variance of the data.
     verbose : int, default=0
         Verbosity.
@@ -98,18 +97,18 @@ class KMeans(
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
         Accepted for compatibility; both run the same Lloyd iterations. For
         larger problems (``n_clusters * n_features >= 128``) fastem skips, as
-        Elkan's and Hamerly's algorithms do, the rows whose distance bounds prove
-        that their label cannot change; labels and centres are those of the
+        Elkan's and Hamerly's [2]_ algorithms do, the rows whose distance bounds prove
+        that their label cannot change; labels and centers are those of the
         plain iteration.
 
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Coordinates of the cluster centres, in the dtype of the data.
+        Coordinates of the cluster centers, in the dtype of the data.
     labels_ : ndarray of shape (n_samples,), dtype int32
         Label of every training row.
     inertia_ : float
-        Weighted sum of squared distances of the rows to their closest centre.
+        Weighted sum of squared distances of the rows to their closest center.
     n_iter_ : int
         Number of iterations run (of the kept run).
     n_features_in_ : int
@@ -127,6 +126,19 @@ class KMeans(
     Differences from scikit-learn: the arithmetic is float64 for float32 data
     too (``cluster_centers_`` is returned in the data's dtype); sparse input is
     not supported; ``algorithm='elkan'`` runs Lloyd's iterations.
+
+    Each iteration is one pass of :mod:`fastem.kernels` (a ``LloydState`` and
+    its passes), which other drivers (streaming, Dask) can run the same way.
+
+    References
+    ----------
+    .. [1] S. P. Lloyd, "Least squares quantization in PCM", IEEE Transactions
+       on Information Theory 28(2), 129-137, 1982.
+    .. [2] G. Hamerly, "Making k-means even faster", SIAM International
+       Conference on Data Mining (SDM), 130-140, 2010.
+    .. [3] D. Arthur and S. Vassilvitskii, "k-means++: the advantages of careful
+       seeding", ACM-SIAM Symposium on Discrete Algorithms (SODA), 1027-1035,
+       2007.
 
     Examples
     --------
@@ -191,7 +203,7 @@ class KMeans(
         return n_init
 
     def _initial_centers(self, X, X_mean, init_weight, random_state, n_init):
-        """Draw the initial centres of every run, centred on ``X_mean``.
+        """Draw the initial centers of every run, centered on ``X_mean``.
 
         The runs draw nothing from ``random_state``, so drawing every run's
         initialisation first consumes it exactly as scikit-learn does.
@@ -213,18 +225,18 @@ class KMeans(
                 )
                 result.append((X[seeds] - X_mean).astype(np.float64))
             return result
-        # k-means++ and callables see the centred data, as in scikit-learn.
+        # k-means++ and callables see the centered data, as in scikit-learn.
         result = []
         if callable(init):
-            # A user's callable needs the centred data itself.
-            X_centred = X - X_mean
+            # A user's callable needs the centered data itself.
+            X_centered = X - X_mean
             for _ in range(n_init):
-                centers = init(X_centred, n_clusters, random_state=random_state)
+                centers = init(X_centered, n_clusters, random_state=random_state)
                 centers = check_array(centers, dtype=X.dtype, order="C", copy=True)
                 check_shape(centers, (n_clusters, X.shape[1]), "init")
                 result.append(np.asarray(centers, dtype=np.float64))
             return result
-        # k-means++ on the centred data, read slab by slab: no copy of X.
+        # k-means++ on the centered data, read slab by slab: no copy of X.
         weights = None if init_weight is None else init_weight.astype(np.float64)
         for _ in range(n_init):
             centers, _ = kmeans_plusplus(
@@ -265,7 +277,7 @@ class KMeans(
         random_state = check_random_state(self.random_state)
 
         # The kernels take distances around the column means (as scikit-learn
-        # does on a centred copy) without copying the data.
+        # does on a centered copy) without copying the data.
         X_mean = X.mean(axis=0)
         shift = X_mean.astype(np.float64)
         init_weight = None if weights is None else weights.astype(X.dtype)
@@ -288,7 +300,7 @@ class KMeans(
             labels, inertia = run[0], run[1]
             if best is None or (
                 inertia < best[1]
-                and not _is_same_clustering(labels, best[0], self.n_clusters)
+                and not _same_clustering(labels, best[0], self.n_clusters)
             ):
                 best = run
         labels, inertia, centers, n_iter = best
@@ -310,7 +322,7 @@ class KMeans(
         return self
 
     def _centers_for_kernel(self):
-        """Fitted centres in float64 around their mean, and that mean."""
+        """Fitted centers in float64 around their mean, and that mean."""
         centers = self.cluster_centers_.astype(np.float64)
         shift = centers.mean(axis=0)
         return centers - shift, shift
@@ -326,12 +338,12 @@ class KMeans(
         Returns
         -------
         labels : ndarray of shape (n_samples,), dtype int32
-            Index of the closest centre of every row.
+            Index of the closest center of every row.
         """
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        return _lloyd_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
+        return _full_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the label of every training row.
@@ -353,7 +365,7 @@ class KMeans(
         return self.fit(X, sample_weight=sample_weight).labels_
 
     def transform(self, X):
-        """Distances of every row to every cluster centre.
+        """Distances of every row to every cluster center.
 
         Parameters
         ----------
@@ -371,7 +383,7 @@ class KMeans(
         return _distance_matrix(X, centers, shift)
 
     def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit, then return the distances of the rows to the centres.
+        """Fit, then return the distances of the rows to the centers.
 
         Parameters
         ----------
@@ -385,7 +397,7 @@ class KMeans(
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_clusters)
-            Euclidean distances to the fitted centres.
+            Euclidean distances to the fitted centers.
         """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
@@ -404,24 +416,24 @@ class KMeans(
         Returns
         -------
         score : float
-            Minus the weighted sum of squared distances to the closest centres.
+            Minus the weighted sum of squared distances to the closest centers.
         """
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        labels = _lloyd_pass(X, weights, centers, shift, with_inertia=False).labels
+        labels = _full_pass(X, weights, centers, shift, with_inertia=False).labels
         return -_assigned_pass(X, weights, centers, shift, labels)[1]
 
 
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
-    """Move empty clusters onto the rows farthest from their centres.
+    """Move empty clusters onto the rows farthest from their centers.
 
-    scikit-learn's rule: the ``n_empty`` rows farthest from their (old) centre
+    scikit-learn's rule: the ``n_empty`` rows farthest from their (old) center
     seed the empty clusters, in order of decreasing distance; each such row's
     contribution moves from its own cluster's sums to the empty cluster's, while
-    its label stays. Nothing moves when every row sits on its centre.
+    its label stays. Nothing moves when every row sits on its center.
     """
     empty = np.flatnonzero(step.weights == 0)
     distances, _ = _assigned_pass(X, sample_weight, centers, shift, labels)
@@ -439,62 +451,22 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
         step.weights[old_cluster] -= weight
 
 
-#: Bounds are used when ``n_clusters * n_features`` reaches this (measured:
-#: slower at d=2, k=8; several times faster at d=16, k=64).
-_BOUNDS_MIN_WORK = 128
-
-
-def _pass(X, sample_weight, centers, shift, labels_in, labels_out, state):
-    """Run a Lloyd pass carrying ``state`` (bounds or sums) from the last one.
-
-    With :class:`LloydBounds`, :func:`_lloyd_bounded_pass`; with
-    :class:`LloydSums`, :func:`_lloyd_pass`, which then updates the sums.
-    """
-    if isinstance(state, LloydBounds):
-        return _lloyd_bounded_pass(
-            X, sample_weight, centers, shift, labels_in, labels_out, state
-        )
-    return _lloyd_pass(
-        X,
-        sample_weight,
-        centers,
-        shift,
-        labels_out,
-        state=state,
-        labels_in=labels_in,
-        with_inertia=False,
-    )
-
-
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
     Returns ``(labels, inertia, centers, n_iter)`` with scikit-learn's
     semantics: the loop stops when the labels do not change (strict
-    convergence) or when the squared centre shift is within ``tol``; unless it
-    converged strictly, the rows are re-assigned to the final centres, and the
-    inertia is that of the returned labels and centres.
+    convergence) or when the squared center shift is within ``tol``; unless it
+    converged strictly, the rows are re-assigned to the final centers, and the
+    inertia is that of the returned labels and centers.
     """
-    labels_old = None
     strict = False
-    buffers = np.empty((2, X.shape[0]), dtype=np.int32)
     # Every pass updates the sums with the rows that changed cluster (unless
-    # weighted). Hamerly's bounds also skip the rows whose label cannot change
-    # (the labels are those of the full pass); they pay off when comparing a
-    # row with every centre costs more than reading and writing two bounds.
-    state = LloydSums()
-    if centers.shape[0] * centers.shape[1] >= _BOUNDS_MIN_WORK:
-        state = LloydBounds(X.shape[0])
+    # weighted). For larger problems Hamerly's bounds also skip the rows whose
+    # label cannot change (the labels are those of the full pass).
+    state = LloydState(X, centers.shape[0], shift=shift)
     for iteration in range(max_iter):
-        step = _pass(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            buffers[(iteration + 1) % 2],
-            buffers[iteration % 2],
-            state,
-        )
+        step = _carried_pass(X, sample_weight, centers, state)
         if verbose:
             _, inertia = _assigned_pass(X, sample_weight, centers, shift, step.labels)
             print(f"Iteration {iteration}, inertia {inertia}.")
@@ -507,7 +479,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         center_shift_total = float((center_shift**2).sum())
         centers = centers_new
         labels = step.labels
-        if labels_old is not None and _unchanged(state, labels, labels_old):
+        if state.n_changed == 0:
             if verbose:
                 print(f"Converged at iteration {iteration}: strict convergence.")
             strict = True
@@ -519,27 +491,11 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
                     f"{center_shift_total} within tolerance {tol}."
                 )
             break
-        labels_old = labels
     if not strict:
-        labels = _pass(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            buffers[iteration % 2],
-            buffers[(iteration + 1) % 2],
-            state,
-        ).labels
-    # The inertia of the returned labels and centres, from the direct distance.
+        labels = _carried_pass(X, sample_weight, centers, state).labels
+    # The inertia of the returned labels and centers, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1
-
-
-def _unchanged(state, labels, labels_old):
-    """Whether the last pass left every label as it was."""
-    if state.n_changed is not None:  # counted by the pass itself
-        return state.n_changed == 0
-    return np.array_equal(labels, labels_old)
 
 
 def _average_centers(sums, weights):

@@ -25,7 +25,7 @@ def lloyd_step(X, centers, sample_weight=None):
 
 
 def distances(X, centers):
-    """Euclidean distance of every row to every centre."""
+    """Euclidean distance of every row to every center."""
     X = np.asarray(X, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     return np.sqrt(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2))
@@ -34,7 +34,7 @@ def distances(X, centers):
 def lloyd(X, centers, sample_weight=None, n_iter=10):
     """``n_iter`` plain Lloyd iterations (no empty clusters expected).
 
-    Returns the centres after the last update and the labels against them.
+    Returns the centers after the last update and the labels against them.
     """
     centers = np.asarray(centers, dtype=np.float64)
     for _ in range(n_iter):

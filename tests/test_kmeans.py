@@ -10,15 +10,16 @@ from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import fastem.kmeans
 from fastem import KMeans
 from fastem._config import n_threads
 from fastem._kernels._moments import column_mean_var
-from fastem._kernels.kmeans import (
-    LloydBounds,
-    LloydSums,
-    _lloyd_bounded_pass,
-    _lloyd_pass,
+from fastem._kernels.kmeans import LloydBounds, LloydSums
+from fastem.kernels import _lloyd
+from fastem.kernels._lloyd import (
+    LloydState,
+    _bounded_pass,
+    _full_pass,
+    lloyd_pass,
     lloyd_step,
 )
 
@@ -34,7 +35,7 @@ def blobs(n_samples=2000, n_features=4, n_clusters=5, seed=0, dtype=np.float64):
 
 
 def first_rows_of_each_blob(X, n_clusters, seed=0):
-    """Initial centres: one data row per blob (a good, deterministic start)."""
+    """Initial centers: one data row per blob (a good, deterministic start)."""
     _, y = synthetic.blobs(
         X.shape[0], X.shape[1], n_clusters, seed, return_labels=True, **SEPARATED
     )
@@ -42,10 +43,10 @@ def first_rows_of_each_blob(X, n_clusters, seed=0):
 
 
 @pytest.fixture(params=["bounds", "full"])
-def lloyd_pass(request, monkeypatch):
+def fit_passes(request, monkeypatch):
     """Run the fit with Hamerly's bounds for any problem size, or never."""
     threshold = 0 if request.param == "bounds" else np.inf
-    monkeypatch.setattr(fastem.kmeans, "_BOUNDS_MIN_WORK", threshold)
+    monkeypatch.setattr(_lloyd, "_BOUNDS_MIN_WORK", threshold)
     return request.param
 
 
@@ -57,7 +58,7 @@ def lloyd_pass(request, monkeypatch):
     "n_samples, n_features, n_clusters",
     [
         (1, 1, 1),  # a single row
-        (37, 1, 3),  # one feature, odd number of centres, partial block
+        (37, 1, 3),  # one feature, odd number of centers, partial block
         (300, 5, 7),  # features not a multiple of four
         (9000, 8, 64),  # several chunks
         (5000, 17, 2),
@@ -81,7 +82,7 @@ def test_lloyd_step_matches_naive(n_samples, n_features, n_clusters, dtype, weig
     assert step.inertia == pytest.approx(inertia, rel=1e-11)
 
 
-def test_lloyd_step_ties_go_to_the_first_centre():
+def test_lloyd_step_ties_go_to_the_first_center():
     X = np.array([[0.0, 0.0], [1.0, 0.0]])
     centers = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, -1.0]])
     assert_array_equal(lloyd_step(X, centers).labels, [0, 0])
@@ -97,7 +98,7 @@ def test_lloyd_step_ties_go_to_the_first_centre():
 def test_bounded_pass_equals_full_pass(
     n_samples, n_features, n_clusters, dtype, weighted
 ):
-    # Random (unclustered) data: many rows near decision boundaries. The centres
+    # Random (unclustered) data: many rows near decision boundaries. The centers
     # move by Lloyd updates, then one jumps far away and back; every pass must
     # give the labels and weights of the full pass, bit for bit, and its sums:
     # bit for bit when weighted (recomputed), to rounding when unweighted
@@ -111,10 +112,8 @@ def test_bounded_pass_equals_full_pass(
     buffers = np.zeros((2, n_samples), dtype=np.int32)
     for iteration in range(8):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        step = _lloyd_bounded_pass(
-            X, weights, centers, shift, labels_in, labels_out, bounds
-        )
-        full = _lloyd_pass(X, weights, centers, shift)
+        step = _bounded_pass(X, weights, centers, shift, labels_in, labels_out, bounds)
+        full = _full_pass(X, weights, centers, shift)
         assert_array_equal(step.labels, full.labels)
         assert_array_equal(step.weights, full.weights)
         if weighted:
@@ -135,7 +134,7 @@ def _lloyd_passes(X, centers, shift, n_passes, make_step):
     """Yield ``(step, full)`` over ``n_passes`` Lloyd updates from ``centers``."""
     for iteration in range(n_passes):
         step = make_step(iteration, centers)
-        full = _lloyd_pass(X, np.empty(0), centers, shift)
+        full = _full_pass(X, np.empty(0), centers, shift)
         yield step, full
         positive = full.weights > 0
         centers = centers.copy()
@@ -146,7 +145,7 @@ def _lloyd_passes(X, centers, shift, n_passes, make_step):
 @pytest.mark.parametrize("case", ["ties", "near-ties", "huge", "tiny", "offset"])
 def test_bounded_pass_float32_filter_edge_cases(case, dtype):
     # The float32 comparison must hand every row it cannot decide to float64:
-    # exact ties (integer grid, centres on it), near ties (the grid moved by
+    # exact ties (integer grid, centers on it), near ties (the grid moved by
     # 1e-9, float64 only: float32 data cannot hold it; float32 arithmetic
     # cannot resolve it), values too large for float32 (1e20: beyond the
     # overflow guard), too small (1e-25: gaps below the absolute error floor)
@@ -170,7 +169,7 @@ def test_bounded_pass_float32_filter_edge_cases(case, dtype):
 
     def bounded(iteration, centers):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        return _lloyd_bounded_pass(
+        return _bounded_pass(
             X, np.empty(0), centers, shift, labels_in, labels_out, bounds
         )
 
@@ -195,7 +194,7 @@ def test_full_pass_updates_sums_from_changed_rows(dtype):
 
     def updated(iteration, centers):
         labels_in, labels_out = buffers[(iteration + 1) % 2], buffers[iteration % 2]
-        return _lloyd_pass(X, np.empty(0), centers, shift, labels_out, state, labels_in)
+        return _full_pass(X, np.empty(0), centers, shift, labels_out, state, labels_in)
 
     for step, full in _lloyd_passes(X, centers, shift, 6, updated):
         assert_array_equal(step.labels, full.labels)
@@ -203,8 +202,8 @@ def test_full_pass_updates_sums_from_changed_rows(dtype):
         scale = np.abs(X.astype(np.float64) - shift).sum()
         assert_allclose(step.sums, full.sums, rtol=0, atol=1e-14 * scale)
     weights = rng.uniform(0, 2, X.shape[0])
-    weighted = _lloyd_pass(X, weights, centers, shift, None, state, buffers[0])
-    fresh = _lloyd_pass(X, weights, centers, shift)
+    weighted = _full_pass(X, weights, centers, shift, None, state, buffers[0])
+    fresh = _full_pass(X, weights, centers, shift)
     assert_array_equal(weighted.sums, fresh.sums)
     assert_array_equal(weighted.weights, fresh.weights)
 
@@ -216,9 +215,232 @@ def test_lloyd_step_rejects_mismatched_shapes():
         lloyd_step(np.zeros((3, 2)), np.zeros((2, 2)), sample_weight=np.ones(2))
 
 
-def test_fixed_iterations_match_naive_lloyd(lloyd_pass):
+# --- the public bounded pass (LloydState, lloyd_pass) ------------------------
+
+
+def test_fit_passes_fixture_selects_the_pass(fit_passes):
+    state = LloydState(blobs(50, 2, 2), 2)
+    assert state.bounded == (fit_passes == "bounds")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("bounded", [True, False])
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_clusters",
+    [(1, 1, 1), (37, 1, 3), (9000, 16, 64), (20000, 5, 7)],
+)
+def test_lloyd_pass_driver_loop_matches_lloyd_step(
+    n_samples, n_features, n_clusters, bounded, weighted, dtype
+):
+    # A driver runs Lloyd iterations with lloyd_pass from the same start as
+    # lloyd_step; at every iteration the labels and weights are lloyd_step's
+    # exactly, the sums to 1e-12 (rows away from the origin: no sum near zero).
+    # One center jumps far away and back, which the bounds must follow.
+    rng = np.random.default_rng(n_samples + n_clusters)
+    X = (rng.standard_normal((n_samples, n_features)) + 10.0).astype(dtype)
+    weights = rng.uniform(0.5, 3.0, n_samples) if weighted else None
+    centers = X[rng.choice(n_samples, n_clusters)].astype(np.float64)
+    state = LloydState(X, n_clusters, bounded=bounded)
+    assert state.bounded is bounded
+    assert state.labels is None
+    assert_allclose(state.shift, X.astype(np.float64).mean(axis=0), rtol=1e-12)
+    previous = None
+    for iteration in range(8):
+        step = lloyd_pass(X, centers, state, sample_weight=weights)
+        ref = lloyd_step(X, centers, sample_weight=weights)
+        assert step.labels.dtype == np.int32
+        assert_array_equal(step.labels, ref.labels)
+        assert_array_equal(step.weights, ref.weights)
+        assert_allclose(step.sums, ref.sums, rtol=1e-12, atol=0)
+        assert np.isnan(step.inertia)
+        assert state.n_passes == iteration + 1
+        assert_array_equal(state.labels, ref.labels)
+        if previous is None:
+            assert state.n_changed is None
+        else:
+            assert state.n_changed == np.count_nonzero(ref.labels != previous)
+        previous = ref.labels
+        positive = ref.weights > 0
+        centers = centers.copy()
+        centers[positive] = ref.sums[positive] / ref.weights[positive, None]
+        if iteration == 4:
+            centers[0] += 50.0
+        elif iteration == 5:
+            centers[0] -= 50.0
+    step = lloyd_pass(X, centers, state, sample_weight=weights, with_inertia=True)
+    ref = lloyd_step(X, centers, sample_weight=weights)
+    labels, _, _, inertia = naive.lloyd_step(X, centers, weights)
+    assert_array_equal(step.labels, labels)
+    assert step.inertia == pytest.approx(inertia, rel=1e-12)
+    assert step.inertia == pytest.approx(ref.inertia, rel=1e-10)
+
+
+def test_lloyd_pass_converges_and_owns_its_labels():
+    X = blobs(3000, 4, 5, seed=17)
+    init = first_rows_of_each_blob(X, 5, seed=17)
+    centers = init.copy()
+    state = LloydState(X, 5, bounded=True)
+    steps = []
+    for _ in range(50):
+        step = lloyd_pass(X, centers, state)
+        steps.append(step)
+        centers = step.sums / step.weights[:, None]
+        if state.n_changed == 0:
+            break
+    assert state.n_changed == 0
+    assert_array_equal(steps[-1].labels, steps[-2].labels)
+    # The labels handed out are the caller's: changing them changes nothing.
+    expected = steps[-1].labels.copy()
+    steps[-1].labels[:] = 0
+    steps[-2].labels[:] = 0
+    assert_array_equal(state.labels, expected)
+    with pytest.raises(ValueError, match="read-only"):
+        state.labels[0] = 1
+    again = lloyd_pass(X, centers, state)
+    assert state.n_changed == 0
+    assert_array_equal(again.labels, expected)
+    ref = SklearnKMeans(5, init=init, n_init=1, tol=0).fit(X)
+    assert_array_equal(expected, ref.labels_)
+    assert_allclose(centers, ref.cluster_centers_, rtol=1e-12)
+
+
+def test_lloyd_pass_shift_is_a_frame_only():
+    # Any shift gives lloyd_step's labels and weights; sums in X's coordinates.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((5000, 3)) + 3.0
+    centers = X[:6].copy()
+    ref = lloyd_step(X, centers)
+    for shift in (np.zeros(3), np.full(3, 2.5)):
+        state = LloydState(X, 6, shift=shift, bounded=True)
+        assert_array_equal(state.shift, shift)
+        step = lloyd_pass(X, centers, state)
+        assert_array_equal(step.labels, ref.labels)
+        assert_array_equal(step.weights, ref.weights)
+        assert_allclose(step.sums, ref.sums, rtol=1e-12)
+
+
+def test_lloyd_state_bounded_auto_threshold():
+    X = np.zeros((10, 16))
+    assert LloydState(X, 8).bounded  # 8 * 16 = 128
+    assert not LloydState(X, 7).bounded
+    assert not LloydState(np.zeros((10, 2)), 8).bounded
+    assert repr(LloydState(X, 8)) == (
+        "LloydState(n_samples=10, n_features=16, n_clusters=8, bounded=True, "
+        "n_passes=0)"
+    )
+
+
+# --- bad input of the public Lloyd functions ---------------------------------
+
+_X = np.arange(12.0).reshape(6, 2)
+_C = np.array([[1.0, 2.0], [9.0, 10.0]])  # no ties with _X
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(X=np.zeros(3)), ValueError, "X must be a 2-d array"),
+        (dict(X=np.zeros((0, 2))), ValueError, "X needs at least one row"),
+        (dict(X=np.zeros((3, 0)), centers=np.zeros((2, 0))), ValueError, "X needs"),
+        (dict(X=_X.astype(complex)), TypeError, "X must contain real numbers"),
+        (dict(X=np.array([["a", "b"]] * 3)), TypeError, "X must contain real"),
+        (dict(X=np.where(_X == 3, np.nan, _X)), ValueError, "X must be finite"),
+        (dict(X=np.where(_X == 3, -np.inf, _X)), ValueError, "X must be finite"),
+        (dict(centers=np.zeros((2, 3))), ValueError, "same number of columns"),
+        (dict(centers=np.zeros(2)), ValueError, "same number of columns"),
+        (dict(centers=np.zeros((0, 2))), ValueError, "centers needs at least"),
+        (dict(centers=[[0, np.nan], [1, 1]]), ValueError, "centers must be finite"),
+        (dict(centers=[["a", "b"]]), TypeError, "centers must contain real"),
+        (dict(sample_weight=np.ones(5)), ValueError, "sample_weight.shape"),
+        (dict(sample_weight=-np.ones(6)), ValueError, "sample_weight must be non"),
+        (dict(sample_weight=np.full(6, np.nan)), ValueError, "sample_weight must be"),
+        (dict(sample_weight=["a"] * 6), TypeError, "sample_weight must contain"),
+    ],
+)
+def test_lloyd_step_bad_input(kwargs, error, match):
+    args = {"X": _X, "centers": _C, "sample_weight": None, **kwargs}
+    with pytest.raises(error, match=match):
+        lloyd_step(args["X"], args["centers"], sample_weight=args["sample_weight"])
+
+
+def test_lloyd_step_converts_integer_data_to_float64():
+    step = lloyd_step(np.arange(12).reshape(6, 2), [[0, 0], [10, 10]])
+    assert_array_equal(step.labels, [0, 0, 0, 1, 1, 1])
+    assert_array_equal(step.sums, [[6.0, 9.0], [24.0, 27.0]])
+    assert step.inertia == 1 + 13 + 41 + 25 + 5 + 1
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        ((_X.tolist(), 2), {}, TypeError, "X must be a NumPy array"),
+        ((_X.astype(np.int64), 2), {}, TypeError, "X must be float32 or float64"),
+        ((_X.astype(np.float16), 2), {}, TypeError, "X must be float32 or float64"),
+        ((np.zeros(3), 2), {}, ValueError, "X must be a 2-d array"),
+        ((np.zeros((0, 2)), 2), {}, ValueError, "X must be a 2-d array"),
+        ((np.where(_X == 3, np.nan, _X), 2), {}, ValueError, "X must be finite"),
+        ((np.full((6, 2), 1e308), 2), {}, ValueError, "column means of X overflow"),
+        ((_X, 0), {}, ValueError, "n_clusters must be at least 1"),
+        ((_X, 2.5), {}, TypeError, "n_clusters must be an int"),
+        ((_X, True), {}, TypeError, "n_clusters must be an int"),
+        ((_X, 2), dict(shift=np.zeros(3)), ValueError, r"shift must have shape \(2,\)"),
+        ((_X, 2), dict(shift=[np.nan, 0]), ValueError, "shift must be finite"),
+        ((_X, 2), dict(shift=["a", "b"]), TypeError, "shift must contain real"),
+        ((_X, 2), dict(bounded="yes"), ValueError, "bounded must be"),
+    ],
+)
+def test_lloyd_state_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        LloydState(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(state=None), TypeError, "state must be a LloydState"),
+        (dict(X=_X.tolist()), TypeError, "X must be a NumPy array"),
+        (dict(X=_X.astype(np.int64)), TypeError, "X must be float32 or float64"),
+        (dict(X=_X[:5]), ValueError, "X does not match state"),
+        (dict(X=np.zeros((6, 3))), ValueError, "X does not match state"),
+        (dict(X=_X.astype(np.float32)), ValueError, "X does not match state"),
+        (dict(X=np.where(_X == 3, np.nan, _X)), ValueError, "X must be finite"),
+        (dict(centers=np.zeros((3, 2))), ValueError, "the state's n_clusters"),
+        (dict(centers=np.zeros((2, 3))), ValueError, "same number of columns"),
+        (dict(centers=[[0, np.inf], [1, 1]]), ValueError, "centers must be finite"),
+        (dict(centers=np.array([["a", "b"]] * 2)), TypeError, "centers must contain"),
+        (dict(sample_weight=np.ones(7)), ValueError, "sample_weight.shape"),
+        (dict(sample_weight=-np.ones(6)), ValueError, "sample_weight must be non"),
+        (dict(sample_weight=np.full(6, np.inf)), ValueError, "sample_weight must be"),
+    ],
+)
+@pytest.mark.parametrize("bounded", [True, False])
+def test_lloyd_pass_bad_input(change, error, match, bounded):
+    state = LloydState(_X, 2, bounded=bounded)
+    args = {"X": _X, "centers": _C, "state": state, "sample_weight": None, **change}
+    with pytest.raises(error, match=match):
+        lloyd_pass(args["X"], args["centers"], args["state"], args["sample_weight"])
+    # Nothing ran: the state still works from scratch.
+    assert state.n_passes == 0 and state.labels is None
+    step = lloyd_pass(_X, _C, state)
+    assert_array_equal(step.labels, [0, 0, 0, 1, 1, 1])
+    assert_array_equal(step.weights, [3.0, 3.0])
+
+
+def test_lloyd_pass_check_finite_false_skips_the_scan():
+    X = _X.copy()
+    state = LloydState(X, 2)
+    X[0, 0] = np.nan  # after the state was made: only the pass can see it
+    with pytest.raises(ValueError, match="X must be finite"):
+        lloyd_pass(X, _C, state)
+    step = lloyd_pass(X, _C, state, check_finite=False)
+    assert_array_equal(step.labels[1:], [0, 0, 1, 1, 1])
+    assert step.weights.sum() == 6.0
+
+
+def test_fixed_iterations_match_naive_lloyd(fit_passes):
     X = blobs(1500, 3, 4, seed=3)
-    init = X[:4] + 0.1  # a poor start, so the centres move for a while
+    init = X[:4] + 0.1  # a poor start, so the centers move for a while
     km = KMeans(4, init=init, n_init=1, max_iter=6, tol=0).fit(X)
     centers, labels, inertia = naive.lloyd(X, init, n_iter=km.n_iter_)
     assert_allclose(km.cluster_centers_, centers, rtol=1e-12, atol=1e-12)
@@ -231,7 +453,7 @@ def test_fixed_iterations_match_naive_lloyd(lloyd_pass):
 
 @pytest.mark.parametrize("max_iter", [1, 2, 300])
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
-def test_same_initial_centres_as_sklearn(max_iter, tol, lloyd_pass):
+def test_same_initial_centers_as_sklearn(max_iter, tol, fit_passes):
     X = blobs(3000, 5, 6, seed=1)
     init = X[[0, 1, 2, 3, 4, 5]]  # rows of whatever blobs: several iterations
     ours = KMeans(6, init=init, n_init=1, max_iter=max_iter, tol=tol).fit(X)
@@ -245,7 +467,7 @@ def test_same_initial_centres_as_sklearn(max_iter, tol, lloyd_pass):
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 @pytest.mark.parametrize("n_init", ["auto", 3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_same_random_state_as_sklearn(init, n_init, weighted, lloyd_pass):
+def test_same_random_state_as_sklearn(init, n_init, weighted, fit_passes):
     X = blobs(2500, 3, 8, seed=2)
     rng = np.random.default_rng(0)
     weights = rng.uniform(0.5, 2.0, X.shape[0]) if weighted else None
@@ -258,7 +480,7 @@ def test_same_random_state_as_sklearn(init, n_init, weighted, lloyd_pass):
     assert ours.n_iter_ == ref.n_iter_
 
 
-def test_callable_init_sees_centred_data_like_sklearn():
+def test_callable_init_sees_centered_data_like_sklearn():
     X = blobs(1000, 2, 3, seed=4)
     seen = []
 
@@ -274,8 +496,8 @@ def test_callable_init_sees_centred_data_like_sklearn():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_unclustered_data_match_sklearn(dtype, lloyd_pass):
-    # No cluster structure: centres move for many iterations and many rows
+def test_unclustered_data_match_sklearn(dtype, fit_passes):
+    # No cluster structure: centers move for many iterations and many rows
     # change labels, which exercises the bounds far more than blobs do.
     rng = np.random.default_rng(21)
     X = rng.standard_normal((6000, 16)).astype(dtype)
@@ -289,7 +511,7 @@ def test_unclustered_data_match_sklearn(dtype, lloyd_pass):
     assert ours.n_iter_ == ref.n_iter_
 
 
-def test_empty_cluster_is_relocated_like_sklearn(lloyd_pass):
+def test_empty_cluster_is_relocated_like_sklearn(fit_passes):
     X = blobs(600, 2, 3, seed=5)
     init = np.vstack([first_rows_of_each_blob(X, 3, seed=5), [[1e4, 1e4], [-1e4, 0]]])
     ours = KMeans(5, init=init, n_init=1).fit(X)
@@ -323,7 +545,7 @@ def test_column_mean_var_against_numpy(n_samples, dtype):
     assert_allclose(var, X64.var(axis=0), rtol=1e-9, atol=1e-20)
 
 
-def test_float32_data(lloyd_pass):
+def test_float32_data(fit_passes):
     X64 = blobs(3000, 6, 5, seed=8)
     X32 = X64.astype(np.float32)
     init = first_rows_of_each_blob(X64, 5, seed=8)
@@ -343,7 +565,7 @@ def test_float32_data(lloyd_pass):
 # --- sample weights ------------------------------------------------------------
 
 
-def test_integer_weights_equal_repeated_rows(lloyd_pass):
+def test_integer_weights_equal_repeated_rows(fit_passes):
     X = blobs(400, 3, 4, seed=9)
     rng = np.random.default_rng(1)
     weights = rng.integers(1, 4, X.shape[0])
@@ -355,7 +577,7 @@ def test_integer_weights_equal_repeated_rows(lloyd_pass):
     assert_array_equal(np.repeat(weighted.labels_, weights), repeated.labels_)
 
 
-def test_zero_weight_equals_dropping_the_row(lloyd_pass):
+def test_zero_weight_equals_dropping_the_row(fit_passes):
     X = blobs(400, 3, 4, seed=10)
     weights = np.ones(X.shape[0])
     weights[::7] = 0
@@ -377,7 +599,7 @@ def test_scalar_weight_is_uniform():
 # --- determinism, threads, pickling -----------------------------------------
 
 
-def test_one_and_two_threads_are_bit_identical(lloyd_pass):
+def test_one_and_two_threads_are_bit_identical(fit_passes):
     X = blobs(20000, 7, 9, seed=12)  # several chunks
     results = []
     for count in (1, 2):
@@ -434,7 +656,7 @@ def test_predict_transform_score():
     assert_array_equal(km.get_feature_names_out(), [f"kmeans{i}" for i in range(4)])
 
 
-def test_verbose_prints_progress(capsys, lloyd_pass):
+def test_verbose_prints_progress(capsys, fit_passes):
     X = blobs(200, 2, 2, seed=15)
     KMeans(2, random_state=0, verbose=1).fit(X)
     out = capsys.readouterr().out
@@ -488,7 +710,7 @@ def test_bad_data(X, error, match):
         (dict(max_iter=0), "max_iter"),
         (dict(tol=-1.0), "tol"),
         (dict(algorithm="full"), "algorithm"),
-        (dict(init=np.zeros((2, 2))), "init"),  # 2 centres, 3 clusters
+        (dict(init=np.zeros((2, 2))), "init"),  # 2 centers, 3 clusters
         (dict(init=np.zeros((3, 4))), "init"),  # wrong number of features
         (dict(init=np.full((3, 2), np.nan)), "init"),
     ],
@@ -542,7 +764,7 @@ def test_sparse_input_is_refused():
 EXPECTED_FAILED_CHECKS = {
     # As for scikit-learn's KMeans: the k-means++ draws depend on the rows, so
     # weights are not equivalent to repeated rows from a random initialisation
-    # (they are from the same initial centres: see the tests above).
+    # (they are from the same initial centers: see the tests above).
     "check_sample_weight_equivalence_on_dense_data": (
         "sample_weight is not equivalent to removing/repeating samples."
     ),

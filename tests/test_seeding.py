@@ -36,7 +36,7 @@ def test_same_rows_as_sklearn(seed, weighted):
     assert_array_equal(centers, expected_centers)
 
 
-def test_shift_equals_seeding_a_centred_copy():
+def test_shift_equals_seeding_a_centered_copy():
     rng = np.random.default_rng(7)
     X = rng.normal(size=(2000, 4)) + 1e3
     mean = X.mean(axis=0)

@@ -15,7 +15,9 @@ passes directly. The contract:
 - :func:`m_step` turns statistics into weights, means, covariances and
   precision factors; :func:`stats_from_resp` gives the statistics of given
   responsibilities (to initialise).
-- :func:`lloyd_step` is k-means' hard-assignment pass.
+- :func:`lloyd_step` is k-means' hard-assignment pass; :func:`lloyd_pass` with a
+  :class:`LloydState` runs a whole k-means fit pass by pass, skipping the rows
+  whose Hamerly bounds prove their label.
 
 The functions check shapes and dtypes, not the data's values: pass finite
 float32/float64 arrays (the estimators check the data for you). Results do not
@@ -49,16 +51,18 @@ from ._gaussian import (
     stats_from_resp,
     suff_stats,
 )
-from ._lloyd import LloydStep, lloyd_step
+from ._lloyd import LloydState, LloydStep, lloyd_pass, lloyd_step
 from ._mstep import GaussianParameters, m_step
 from ._stats import COVARIANCE_TYPES, SuffStats, merge
 
 __all__ = [
     "COVARIANCE_TYPES",
     "GaussianParameters",
+    "LloydState",
     "LloydStep",
     "SuffStats",
     "labels",
+    "lloyd_pass",
     "lloyd_step",
     "log_det_cholesky",
     "log_norm",
