@@ -20,9 +20,7 @@ from ._validation import (
     KMEANS_CONSTRAINTS,
     as_float_array,
     check_data,
-    check_n_components,
     check_sample_weight,
-    check_shape,
 )
 from .kernels._lloyd import (
     LloydState,
@@ -202,6 +200,69 @@ class KMeans(
             n_init = 1
         return n_init
 
+    @staticmethod
+    def _check_center_shape(centers, n_clusters, n_features):
+        """Raise scikit-learn's errors for initial centers of the wrong shape."""
+        if centers.ndim != 2:
+            raise ValueError(
+                "The initial centers must be a 2-D array of shape (n_clusters, "
+                f"n_features), got an array of shape {centers.shape}."
+            )
+        if centers.shape[0] != n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match "
+                f"the number of clusters {n_clusters}."
+            )
+        if centers.shape[1] != n_features:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match "
+                f"the number of features of the data {n_features}."
+            )
+
+    def _init_centroids(
+        self,
+        X,
+        x_squared_norms,
+        init,
+        random_state,
+        sample_weight,
+        init_size=None,
+        n_centroids=None,
+    ):
+        """Return initial centers of ``X`` by ``init`` (scikit-learn's private helper).
+
+        Kept for code (and scikit-learn's tests) that call it; ``fit`` uses
+        :meth:`_initial_centers`. ``x_squared_norms`` and ``init_size`` are
+        accepted and unused.
+
+        Returns
+        -------
+        ndarray of shape (n_centroids, n_features)
+            In ``X``'s coordinates and dtype.
+        """
+        n_clusters = self.n_clusters if n_centroids is None else n_centroids
+        X = np.asarray(X)
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = kmeans_plusplus(
+                X,
+                n_clusters,
+                sample_weight=None if weights is None else weights.astype(np.float64),
+                random_state=random_state,
+            )
+        elif isinstance(init, str) and init == "random":
+            p = None if weights is None else weights / weights.sum()
+            seeds = random_state.choice(X.shape[0], size=n_clusters, replace=False, p=p)
+            centers = X[seeds]
+        elif callable(init):
+            centers = check_array(
+                init(X, n_clusters, random_state=random_state), dtype=X.dtype
+            )
+        else:
+            centers = check_array(init, dtype=X.dtype)
+        self._check_center_shape(np.asarray(centers), n_clusters, X.shape[1])
+        return np.asarray(centers, dtype=X.dtype)
+
     def _initial_centers(self, X, X_mean, init_weight, random_state, n_init):
         """Draw the initial centers of every run, centered on ``X_mean``.
 
@@ -212,7 +273,7 @@ class KMeans(
         init = self.init
         if _is_array_like(init):
             centers = as_float_array(init, "init", dtype=X.dtype)
-            check_shape(centers, (n_clusters, X.shape[1]), "init")
+            self._check_center_shape(centers, n_clusters, X.shape[1])
             return [centers.astype(np.float64) - X_mean.astype(np.float64)]
         if isinstance(init, str) and init == "random":
             if init_weight is None:
@@ -233,7 +294,7 @@ class KMeans(
             for _ in range(n_init):
                 centers = init(X_centered, n_clusters, random_state=random_state)
                 centers = check_array(centers, dtype=X.dtype, order="C", copy=True)
-                check_shape(centers, (n_clusters, X.shape[1]), "init")
+                self._check_center_shape(centers, n_clusters, X.shape[1])
                 result.append(np.asarray(centers, dtype=np.float64))
             return result
         # k-means++ on the centered data, read slab by slab: no copy of X.
@@ -270,9 +331,20 @@ class KMeans(
         """
         X = check_data(self, X, reset=True)
         n_samples = X.shape[0]
-        check_n_components(self.n_clusters, n_samples, name="n_clusters")
+        if n_samples < self.n_clusters:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+            )
         weights = check_sample_weight(sample_weight, n_samples)
         n_init = self._resolve_n_init()
+        self._n_init = n_init
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. Using "
+                "'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         tol = _tolerance(X, self.tol)
         random_state = check_random_state(self.random_state)
 

@@ -48,22 +48,6 @@ _SPARSE = (
     "'Sparse data was passed for X, but dense data is required' (fastem/kmeans.py "
     "validates with accept_sparse=False; CSR kernels would be needed)."
 )
-_N_INIT = (
-    "the test reads the private attribute KMeans._n_init (the resolved n_init) "
-    "that scikit-learn sets in fit; fastem resolves it into a local variable "
-    "(AttributeError)."
-)
-_INIT_CENTROIDS = (
-    "the test calls the private KMeans._init_centroids(X, x_squared_norms, init, "
-    "random_state, sample_weight, n_centroids=...); fastem's initialisation is "
-    "KMeans._initial_centers with another signature (AttributeError)."
-)
-_SHAPE_MESSAGE = (
-    "error text: fastem says \"The parameter 'init' should have the shape of "
-    "(8, 5), but got (2, 5)\" where scikit-learn says 'The shape of the initial "
-    "centers (2, 5) does not match the number of clusters 8.' (or '... the number "
-    "of features of the data 5.')."
-)
 EXPECTED_FAILURES = {
     # -- Sparse input (KMeans): scikit-learn runs each of these on dense, CSR
     #    matrix and CSR array data; fastem passes the dense ones.
@@ -83,13 +67,6 @@ EXPECTED_FAILURES = {
     "test_k_means.py::test_relocating_with_duplicates[*-sparse_*]": _SPARSE,
     "test_k_means.py::test_scaled_weights[*-KMeans-sparse_*]": _SPARSE,
     "test_k_means.py::test_unit_weights_vs_no_weights[*-KMeans-sparse_*]": _SPARSE,
-    # -- scikit-learn internals the tests reach into, named differently in fastem.
-    "test_k_means.py::test_kmeans_init_auto_with_initial_centroids[KMeans-*]": (
-        _N_INIT
-    ),
-    "test_k_means.py::test_n_init_auto[KMeans-*]": _N_INIT,
-    "test_k_means.py::test_sample_weight_init[*]": _INIT_CENTROIDS,
-    "test_k_means.py::test_sample_weight_zero[*]": _INIT_CENTROIDS,
     # -- A scikit-learn private helper fastem does not call.
     "test_gaussian_mixture.py::"
     "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters[*]": (
@@ -99,21 +76,6 @@ EXPECTED_FAILURES = {
         "(fastem/kernels/_mstep.py, on the kernel's statistics), so the count is 0; "
         "fastem's own tests check that the initialisation does no extra pass."
     ),
-    # -- Behaviour and messages that differ from scikit-learn's (KMeans).
-    "test_k_means.py::test_warning_elkan_1_cluster": (
-        "KMeans(n_clusters=1, algorithm='elkan').fit does not warn RuntimeWarning "
-        "\"algorithm='elkan' doesn't make sense for a single cluster. Using "
-        "'lloyd' instead.\""
-    ),
-    "test_k_means.py::test_wrong_params[param0-*-KMeans]": (
-        "error text: fastem says 'Expected n_samples >= n_clusters but got "
-        "n_clusters = 101, n_samples = 100' where scikit-learn says "
-        "'n_samples=100 should be >= n_clusters=101.'"
-    ),
-    "test_k_means.py::test_wrong_params[param1-*-KMeans]": _SHAPE_MESSAGE,
-    "test_k_means.py::test_wrong_params[param2-*-KMeans]": _SHAPE_MESSAGE,
-    "test_k_means.py::test_wrong_params[param3-*-KMeans]": _SHAPE_MESSAGE,
-    "test_k_means.py::test_wrong_params[param4-*-KMeans]": _SHAPE_MESSAGE,
 }
 
 #: Tests the patched run skips, with the reason (same patterns).
