@@ -33,6 +33,13 @@ FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 #: prediction helpers): memory stays O(SLAB_ROWS x n_components).
 SLAB_ROWS = 1 << 14
 
+
+def slabs(n_samples):
+    """Yield ``(start, stop)`` of consecutive slabs of ``SLAB_ROWS`` rows."""
+    for start in range(0, n_samples, SLAB_ROWS):
+        yield start, min(start + SLAB_ROWS, n_samples)
+
+
 _WORKQUEUE_LOCK = threading.Lock()
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE = {"controller": None, "depth": 0, "limiter": None}

@@ -22,13 +22,7 @@ import math
 
 import numpy as np
 
-#: Rows per slab.
-SLAB_ROWS = 1 << 15
-
-
-def _slabs(n_samples):
-    for start in range(0, n_samples, SLAB_ROWS):
-        yield start, min(start + SLAB_ROWS, n_samples)
+from ._config import slabs
 
 
 def _rows(X, start, stop, shift):
@@ -68,11 +62,11 @@ def _first_center(n_samples, sample_weight, random_state):
         return sample_weight[start:stop] / total_weight
 
     last = 0.0
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         last = np.cumsum(np.concatenate(([last], probabilities(start, stop))))[-1]
     count = 0
     carry = 0.0
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         cdf = np.cumsum(np.concatenate(([carry], probabilities(start, stop))))
         carry = cdf[-1]
         count += int(np.count_nonzero(cdf[1:] / last <= u))
@@ -85,7 +79,7 @@ def _search_cumulative(values, potential, sample_weight, n_samples):
     found = np.full(values.shape[0], n_samples, dtype=np.int64)
     carry = 0.0
     pending = 0
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         terms = _weights(sample_weight, start, stop) * potential[start:stop]
         cumulative = np.cumsum(np.concatenate(([carry], terms)))[1:]
         carry = cumulative[-1]
@@ -134,7 +128,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
     centers[0] = _rows(X, indices[0], indices[0] + 1, shift)[0]
     closest = np.empty(n_samples)
     current_pot = 0.0
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         closest[start:stop] = _sq_distances(X, start, stop, shift, centers[:1])[0]
         current_pot += float(
             np.dot(
@@ -149,7 +143,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
         candidates_pot = np.zeros(n_local_trials)
-        for start, stop in _slabs(n_samples):
+        for start, stop in slabs(n_samples):
             distances = _sq_distances(X, start, stop, shift, candidates)
             np.minimum(closest[start:stop], distances, out=distances)
             weights = np.broadcast_to(
@@ -158,7 +152,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
             candidates_pot += distances @ weights
         best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
-        for start, stop in _slabs(n_samples):
+        for start, stop in slabs(n_samples):
             distances = _sq_distances(
                 X, start, stop, shift, candidates[best : best + 1]
             )

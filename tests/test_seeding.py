@@ -5,14 +5,14 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
-from fastem import _seeding
+from fastem import _config
 from fastem._seeding import kmeans_plusplus
 
 
 @pytest.fixture(autouse=True)
 def small_slabs(monkeypatch):
     # Several slabs even on small data, so the carried sums are exercised.
-    monkeypatch.setattr(_seeding, "SLAB_ROWS", 97)
+    monkeypatch.setattr(_config, "SLAB_ROWS", 97)
 
 
 @pytest.mark.parametrize("seed", range(12))

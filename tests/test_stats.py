@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
 
-from fastem import kernels
+from fastem import _config, kernels
 from fastem._kernels._reduce import chunk_bounds, n_chunks_for
 from fastem.kernels import _stats
 
@@ -229,7 +229,8 @@ def test_m_step_is_one_em_step(covariance_type, weighted, make_params):
     assert stats.log_likelihood / stats.weight == pytest.approx(lower_bound, rel=1e-12)
 
 
-def test_stats_from_resp_matches_sklearn(covariance_type):
+def test_stats_from_resp_matches_sklearn(covariance_type, monkeypatch):
+    monkeypatch.setattr(_config, "SLAB_ROWS", 97)  # several slabs of rows
     rng = np.random.default_rng(8)
     X = rng.normal(0, 1, (500, 3)) + 1e3  # offset: centered moments keep digits
     resp = rng.uniform(size=(500, 4))

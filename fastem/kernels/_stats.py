@@ -31,7 +31,7 @@ import operator
 
 import numpy as np
 
-from .._config import SLAB_ROWS
+from .._config import slabs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -269,18 +269,13 @@ def merge(stats):
     return functools.reduce(operator.add, stats)
 
 
-def _slabs(n_samples):
-    for start in range(0, n_samples, SLAB_ROWS):
-        yield start, min(start + SLAB_ROWS, n_samples)
-
-
 def stats_from_source(
     X, sample_weight, source, covariance_type, *, rewind=None, tied_raw_rest=False
 ):
     """Statistics of given responsibilities, read a slab of rows at a time.
 
     Two passes over ``X``: the responsibility-weighted means, then every
-    statistic about them (no raw moments). Memory is O(``SLAB_ROWS`` x
+    statistic about them (no raw moments). Memory is O(``fastem._config.SLAB_ROWS`` x
     n_components) whatever the number of rows.
 
     Parameters
@@ -309,7 +304,7 @@ def stats_from_source(
     nk = sums = None
     if rewind is not None:
         rewind()
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         resp = _weighted(source(start, stop), sample_weight, start, stop)
         xs = np.asarray(X[start:stop], dtype=np.float64)
         nk = resp.sum(axis=0) if nk is None else nk + resp.sum(axis=0)
@@ -323,7 +318,7 @@ def stats_from_source(
         scatter = np.zeros((n_components, n_features))
     if rewind is not None:
         rewind()
-    for start, stop in _slabs(n_samples):
+    for start, stop in slabs(n_samples):
         source_rows = source(start, stop)
         resp = _weighted(source_rows, sample_weight, start, stop)
         xs = np.asarray(X[start:stop], dtype=np.float64)
