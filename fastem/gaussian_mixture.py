@@ -8,7 +8,7 @@ from . import kernels
 from ._base import BaseEMMixture
 from ._validation import GAUSSIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
 from .kernels import _mstep
-from .kernels._stats import NK_EPS
+from .kernels._stats import NK_EPS, stats_from_source
 
 
 class GaussianMixture(BaseEMMixture):
@@ -220,9 +220,29 @@ class GaussianMixture(BaseEMMixture):
         As scikit-learn: the weights ``(nk + 10 eps) / n`` (not renormalised),
         the responsibility-weighted means and the covariances about them, each
         replaced by ``weights_init``, ``means_init``, ``precisions_init`` when
-        given. ``stats`` is None when all three are given.
+        given. ``stats`` is None when all three are given; scikit-learn's form
+        ``_initialize(X, resp)``, with an (n_samples, n_components) array of
+        responsibilities, works too.
         """
         cov_type = self.covariance_type
+        if not hasattr(self, "_weights_init"):
+            # Called directly, as scikit-learn's private method (no fit, so no
+            # _check_parameters): take the user's inits as they are.
+            def given(value):
+                return None if value is None else np.asarray(value, dtype=np.float64)
+
+            self._weights_init = given(self.weights_init)
+            self._means_init = given(self.means_init)
+            self._precisions_init = given(self.precisions_init)
+        if isinstance(stats, np.ndarray):
+            resp = stats
+            stats = stats_from_source(
+                kernels._gaussian.check_X(np.asarray(X)),
+                None,
+                lambda start, stop: resp[start:stop],
+                cov_type,
+                tied_raw_rest=True,
+            )
         weights = self._weights_init
         means = self._means_init
         if stats is not None:

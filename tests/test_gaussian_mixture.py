@@ -1052,3 +1052,16 @@ def test_all_initial_parameters_skip_the_initial_pass(
     assert gm.n_iter_ == 3
     with pytest.raises(AssertionError, match="initial statistics"):
         GaussianMixture(3, covariance_type=covariance_type, max_iter=1).fit(X)
+
+
+def test_initialize_from_responsibilities_as_sklearn(covariance_type, make_data):
+    """scikit-learn's private ``_initialize(X, resp)`` form (its own tests use it)."""
+    X = make_data(200, 3, 3, seed=10)
+    resp = np.random.default_rng(0).uniform(size=(200, 3))
+    resp /= resp.sum(axis=1, keepdims=True)
+    ours = GaussianMixture(3, covariance_type=covariance_type)
+    theirs = SklearnGaussianMixture(3, covariance_type=covariance_type)
+    ours._initialize(X, resp)
+    theirs._initialize(X, resp)
+    for name in PARAMS[:4]:  # scikit-learn's _initialize sets no precisions_
+        assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10)
