@@ -274,6 +274,8 @@ def test_two_block_fit_equals_the_one_array_fit():
     [
         (lambda s: kernels.m_step(s, "full", 1e-6), ValueError, "does not match"),
         (lambda s: kernels.m_step(s, "diag", -1.0), ValueError, "reg_covar"),
+        (lambda s: kernels.m_step(s, "diag", float("nan")), ValueError, "reg_covar"),
+        (lambda s: kernels.m_step(s, "diag", "1e-6"), ValueError, "reg_covar"),
         (lambda s: kernels.m_step((s.nk,), "diag", 1e-6), TypeError, "SuffStats"),
         (lambda s: s.about(np.zeros((3, 2))), ValueError, "means must have shape"),
         (
@@ -305,3 +307,18 @@ def test_log_det_cholesky(covariance_type, make_params):
     actual = kernels.log_det_cholesky(params["precisions_cholesky"], covariance_type, 4)
     assert_allclose(np.broadcast_to(actual, (3,)), expected, rtol=1e-12)
     assert math.isfinite(float(np.sum(actual)))
+
+
+@pytest.mark.parametrize("entropy", ["yes", 1, None, np.ones(2)])
+def test_suff_stats_rejects_a_non_boolean_entropy(entropy, make_params):
+    X, params, norm = _problem(20, 2, 2, "diag", make_params, seed=1)
+    with pytest.raises(TypeError, match="entropy must be True or False"):
+        _call(X, params, norm, "diag", entropy=entropy)
+
+
+def test_adding_a_non_statistic_raises(make_params):
+    X, params, norm = _problem(20, 2, 2, "diag", make_params, seed=1)
+    with pytest.raises(TypeError):
+        _call(X, params, norm, "diag") + np.ones(2)
+    with pytest.raises(TypeError):
+        kernels.merge([_call(X, params, norm, "diag"), "garbage"])

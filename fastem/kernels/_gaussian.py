@@ -262,6 +262,8 @@ def suff_stats(
         X, means, precisions_cholesky, log_norm, covariance_type
     )
     weights = _check_sample_weight(sample_weight, X.shape[0])
+    if not isinstance(entropy, (bool, np.bool_)):
+        raise TypeError(f"entropy must be True or False, got {entropy!r}.")
     size = _STATS_SIZE[covariance_type](*means.shape)
     stats, totals = _run(
         X,
@@ -271,7 +273,7 @@ def suff_stats(
         norm,
         covariance_type,
         stats_size=size,
-        with_entropy=entropy,
+        with_entropy=bool(entropy),
     )
     nk, sum_dev, scatter, between = _unpack(
         covariance_type, means, _merge_chunks(stats)

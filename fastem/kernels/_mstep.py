@@ -9,6 +9,7 @@ with scikit-learn's ``10 eps`` added to every ``nk`` and ``reg_covar`` to every
 covariance diagonal.
 """
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -138,8 +139,8 @@ def m_step(stats: SuffStats, covariance_type, reg_covar):
             f"covariance_type={covariance_type!r} does not match the statistics' "
             f"{stats.covariance_type!r}."
         )
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be non-negative, got {reg_covar!r}.")
+    if not isinstance(reg_covar, numbers.Real) or not reg_covar >= 0:
+        raise ValueError(f"reg_covar must be a non-negative number, got {reg_covar!r}.")
     means = new_means(stats)
     covs = covariances(stats.about(means), reg_covar)
     chol = precisions_cholesky(
