@@ -1,6 +1,7 @@
 """fastem: Numba-compiled one-pass EM for mixture models, a drop-in for scikit-learn.
 
-The estimators mirror scikit-learn's (:class:`GaussianMixture`, :class:`KMeans`);
+The estimators mirror scikit-learn's (:class:`GaussianMixture`,
+:class:`BayesianGaussianMixture`, :class:`KMeans`);
 the compiled kernels behind them are in :mod:`fastem.kernels`.
 :func:`patch_sklearn` puts them under scikit-learn's own names, so code that
 imports ``sklearn.mixture.GaussianMixture`` or ``sklearn.cluster.KMeans`` runs
@@ -8,10 +9,12 @@ fastem unchanged.
 """
 
 from ._patch import patch_sklearn, sklearn_patched, unpatch_sklearn
+from .bayesian_mixture import BayesianGaussianMixture
 from .gaussian_mixture import GaussianMixture
 from .kmeans import KMeans
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "KMeans",
     "patch_sklearn",

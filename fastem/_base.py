@@ -8,8 +8,8 @@ the best initialisation did not converge. It owns initialisation from
 responsibilities, prediction, scoring and sampling. A model fills small hooks,
 named as in scikit-learn where the meaning is the same:
 
-``_check_parameters(X)``
-    Validate user-given initial parameters against ``X``.
+``_check_parameters(X, sample_weight=None)``
+    Validate user-given initial parameters (and priors) against ``X``.
 ``_initialize(X, stats)``
     Set the fitted attributes from the statistics of the initial
     responsibilities.
@@ -23,7 +23,9 @@ named as in scikit-learn where the meaning is the same:
 ``_m_step(stats)``
     Update the fitted attributes from one E-step's statistics.
 ``_compute_lower_bound(stats)``
-    The quantity EM increases (per-sample log-likelihood, or the ELBO).
+    The quantity EM increases (per-sample log-likelihood, or the ELBO),
+    called after ``_m_step(stats)`` as in scikit-learn (the ELBO needs the
+    updated parameters).
 ``_get_parameters()``, ``_set_parameters(params)``
     The fitted attributes as a tuple, and back.
 
@@ -66,7 +68,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     # -- the hooks --------------------------------------------------------------
 
     @abstractmethod
-    def _check_parameters(self, X):
+    def _check_parameters(self, X, sample_weight=None):
         """Validate user-given initial parameters against ``X``."""
 
     @abstractmethod
@@ -184,12 +186,13 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         X = self._fit(X, sample_weight)
         return self._predict_labels(X)
 
-    def _initialize_parameters(self, X, sample_weight, random_state):
+    def _initialize_parameters(self, X, random_state, sample_weight=None):
         """Draw initial responsibilities by ``init_params``, then :meth:`_initialize`.
 
         The responsibilities are never an (n_samples, n_components) array: they
         come slab by slab from a source drawing from ``random_state`` exactly
         as scikit-learn does, so the same seed gives the same start.
+        (scikit-learn's signature, plus the row weights.)
         """
         n_samples = X.shape[0]
         k = self.n_components
@@ -237,6 +240,23 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
         self._initialize(X, stats)
 
+    def _initial_stats(self, X, stats):
+        """``stats``, or the statistics of responsibilities given as an array.
+
+        scikit-learn's private ``_initialize(X, resp)`` takes an (n_samples,
+        n_components) array; tests and tools call it directly.
+        """
+        if not isinstance(stats, np.ndarray):
+            return stats
+        resp = stats
+        return stats_from_source(
+            kernels._gaussian.check_X(np.asarray(X)),
+            None,
+            lambda start, stop: resp[start:stop],
+            self.covariance_type,
+            tied_raw_rest=True,
+        )
+
     def _e_step(self, X, sample_weight):
         """One fused E-step: the statistics about the current means."""
         means, chol, norm = self._log_norm()
@@ -261,7 +281,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 int(np.count_nonzero(sample_weight)),
                 name="n_components (rows with positive sample_weight)",
             )
-        self._check_parameters(X)
+        self._check_parameters(X, sample_weight=sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -275,7 +295,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
             if do_init:
-                self._initialize_parameters(X, sample_weight, random_state)
+                self._initialize_parameters(X, random_state, sample_weight)
                 lower_bound = -np.inf
             else:
                 self._set_parameters(self._get_parameters())
@@ -290,8 +310,8 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
                 stats = self._e_step(X, sample_weight)
-                lower_bound = self._compute_lower_bound(stats)
                 self._m_step(stats)
+                lower_bound = self._compute_lower_bound(stats)
                 current_lower_bounds.append(lower_bound)
                 self._last_lower_bound = lower_bound
                 change = lower_bound - prev_lower_bound

@@ -1,7 +1,8 @@
 """Put fastem's estimators under scikit-learn's names, and take them back.
 
 After :func:`patch_sklearn`, ``from sklearn.mixture import GaussianMixture`` (and
-``sklearn.cluster.KMeans``) gives fastem's class, so existing scripts and the
+``sklearn.mixture.BayesianGaussianMixture``, ``sklearn.cluster.KMeans``) gives
+fastem's class, so existing scripts and the
 libraries that build scikit-learn estimators run fastem without a changed line.
 The replacement is an attribute swap in scikit-learn's modules, made once per
 name and undone exactly by :func:`unpatch_sklearn`; the same idea as
@@ -23,10 +24,12 @@ __all__ = ["patch_sklearn", "sklearn_patched", "unpatch_sklearn"]
 #: the replacement and every scikit-learn module whose attribute of that name is
 #: swapped (the public package first, then the private module defining the class,
 #: which scikit-learn's own functions such as ``k_means`` and its tests import
-#: from). One entry per estimator; ``BayesianGaussianMixture`` would be
-#: ``("fastem.bayesian_mixture", ("sklearn.mixture",
-#: "sklearn.mixture._bayesian_mixture"))``.
+#: from). One entry per estimator.
 PATCHES = {
+    "BayesianGaussianMixture": (
+        "fastem.bayesian_mixture",
+        ("sklearn.mixture", "sklearn.mixture._bayesian_mixture"),
+    ),
     "GaussianMixture": (
         "fastem.gaussian_mixture",
         ("sklearn.mixture", "sklearn.mixture._gaussian_mixture"),
@@ -63,9 +66,11 @@ def _is_patched(name):
 def patch_sklearn(names=None):
     """Make scikit-learn's names give fastem's estimators.
 
-    Sets ``sklearn.mixture.GaussianMixture``, ``sklearn.cluster.KMeans`` and the
-    same names in the private modules that define them
-    (``sklearn.mixture._gaussian_mixture``, ``sklearn.cluster._kmeans``) to
+    Sets ``sklearn.mixture.GaussianMixture``,
+    ``sklearn.mixture.BayesianGaussianMixture``, ``sklearn.cluster.KMeans`` and
+    the same names in the private modules that define them
+    (``sklearn.mixture._gaussian_mixture``, ``sklearn.mixture._bayesian_mixture``,
+    ``sklearn.cluster._kmeans``) to
     fastem's classes, so code that imports or looks these names up afterwards
     builds fastem estimators. Patching a name that is already patched does
     nothing; :func:`unpatch_sklearn` puts scikit-learn's classes back.
@@ -77,7 +82,7 @@ def patch_sklearn(names=None):
     ----------
     names : str or iterable of str, default=None
         The estimators to patch, by class name (``"GaussianMixture"``,
-        ``"KMeans"``); all of them by default.
+        ``"BayesianGaussianMixture"``, ``"KMeans"``); all of them by default.
 
     Raises
     ------

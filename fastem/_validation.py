@@ -160,8 +160,8 @@ def as_float_array(array, name, dtype=np.float64):
 # word for word; ``tests/test_patch.py`` checks them against the installed
 # scikit-learn, key by key, on good and bad values.
 
-#: ``sklearn.mixture.GaussianMixture._parameter_constraints``.
-GAUSSIAN_MIXTURE_CONSTRAINTS = {
+#: ``sklearn.mixture._base.BaseMixture._parameter_constraints``.
+BASE_MIXTURE_CONSTRAINTS = {
     "n_components": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0.0, None, closed="left")],
     "reg_covar": [Interval(Real, 0.0, None, closed="left")],
@@ -172,10 +172,33 @@ GAUSSIAN_MIXTURE_CONSTRAINTS = {
     "warm_start": ["boolean"],
     "verbose": ["verbose"],
     "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+}
+
+#: ``sklearn.mixture.GaussianMixture._parameter_constraints``.
+GAUSSIAN_MIXTURE_CONSTRAINTS = {
+    **BASE_MIXTURE_CONSTRAINTS,
     "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
     "weights_init": ["array-like", None],
     "means_init": ["array-like", None],
     "precisions_init": ["array-like", None],
+}
+
+#: ``sklearn.mixture.BayesianGaussianMixture._parameter_constraints``.
+BAYESIAN_MIXTURE_CONSTRAINTS = {
+    **BASE_MIXTURE_CONSTRAINTS,
+    "covariance_type": [StrOptions({"spherical", "tied", "diag", "full"})],
+    "weight_concentration_prior_type": [
+        StrOptions({"dirichlet_process", "dirichlet_distribution"})
+    ],
+    "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+    "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+    "mean_prior": [None, "array-like"],
+    "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+    "covariance_prior": [
+        None,
+        "array-like",
+        Interval(Real, 0.0, None, closed="neither"),
+    ],
 }
 
 #: ``sklearn.cluster.KMeans._parameter_constraints``.

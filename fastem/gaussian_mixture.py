@@ -8,7 +8,7 @@ from . import kernels
 from ._base import BaseEMMixture
 from ._validation import GAUSSIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
 from .kernels import _mstep
-from .kernels._stats import NK_EPS, stats_from_source
+from .kernels._stats import NK_EPS
 
 
 class GaussianMixture(BaseEMMixture):
@@ -143,7 +143,7 @@ class GaussianMixture(BaseEMMixture):
 
     # -- parameter checks -----------------------------------------------------
 
-    def _check_parameters(self, X):
+    def _check_parameters(self, X, sample_weight=None):
         k = self.n_components
         d = X.shape[1]
         self._weights_init = None
@@ -234,15 +234,7 @@ class GaussianMixture(BaseEMMixture):
             self._weights_init = given(self.weights_init)
             self._means_init = given(self.means_init)
             self._precisions_init = given(self.precisions_init)
-        if isinstance(stats, np.ndarray):
-            resp = stats
-            stats = stats_from_source(
-                kernels._gaussian.check_X(np.asarray(X)),
-                None,
-                lambda start, stop: resp[start:stop],
-                cov_type,
-                tied_raw_rest=True,
-            )
+        stats = self._initial_stats(X, stats)
         weights = self._weights_init
         means = self._means_init
         if stats is not None:

@@ -10,6 +10,7 @@ import pytest
 import sklearn.cluster
 import sklearn.cluster._kmeans
 import sklearn.mixture
+import sklearn.mixture._bayesian_mixture
 import sklearn.mixture._gaussian_mixture
 from numpy.testing import assert_array_equal
 from sklearn.utils._param_validation import (
@@ -26,6 +27,12 @@ from fastem._patch import PATCHES
 SWAPS = [
     (sklearn.mixture, "GaussianMixture", fastem.GaussianMixture),
     (sklearn.mixture._gaussian_mixture, "GaussianMixture", fastem.GaussianMixture),
+    (sklearn.mixture, "BayesianGaussianMixture", fastem.BayesianGaussianMixture),
+    (
+        sklearn.mixture._bayesian_mixture,
+        "BayesianGaussianMixture",
+        fastem.BayesianGaussianMixture,
+    ),
     (sklearn.cluster, "KMeans", fastem.KMeans),
     (sklearn.cluster._kmeans, "KMeans", fastem.KMeans),
 ]
@@ -91,9 +98,9 @@ def test_patch_by_name():
         ("sklearn.cluster", "KMeans"),
         ("sklearn.cluster._kmeans", "KMeans"),
     }
-    patch_sklearn(["GaussianMixture"])
+    patch_sklearn(["GaussianMixture", "BayesianGaussianMixture"])
     assert _patched_names() == set(ORIGINALS)
-    unpatch_sklearn("KMeans")
+    unpatch_sklearn(["KMeans", "BayesianGaussianMixture"])
     assert _patched_names() == {
         ("sklearn.mixture", "GaussianMixture"),
         ("sklearn.mixture._gaussian_mixture", "GaussianMixture"),
@@ -116,7 +123,7 @@ def test_context_manager_restores_even_after_an_error():
 
 
 def test_context_manager_keeps_what_was_patched_before():
-    patch_sklearn("GaussianMixture")
+    patch_sklearn(["GaussianMixture", "BayesianGaussianMixture"])
     with sklearn_patched():
         assert _patched_names() == set(ORIGINALS)
         with sklearn_patched("KMeans"):
@@ -180,6 +187,10 @@ def test_importing_fastem_does_not_import_sklearn_cluster_or_mixture():
 
 PAIRS = [
     (fastem.GaussianMixture, ORIGINALS[("sklearn.mixture", "GaussianMixture")]),
+    (
+        fastem.BayesianGaussianMixture,
+        ORIGINALS[("sklearn.mixture", "BayesianGaussianMixture")],
+    ),
     (fastem.KMeans, ORIGINALS[("sklearn.cluster", "KMeans")]),
 ]
 
@@ -212,6 +223,8 @@ VALUES = [
     "tied",
     "diag",
     "spherical",
+    "dirichlet_process",
+    "dirichlet_distribution",
     "lloyd",
     "elkan",
     "bogus",

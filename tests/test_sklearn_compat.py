@@ -1,4 +1,4 @@
-"""GaussianMixture as a scikit-learn estimator: API checks and meta-estimators."""
+"""The mixtures as scikit-learn estimators: API checks and meta-estimators."""
 
 import warnings
 
@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastem import GaussianMixture
+from fastem import BayesianGaussianMixture, GaussianMixture
 
 EXPECTED_FAILED_CHECKS = {
     # The default 'kmeans' initialisation draws its k-means++ seeds over the
@@ -29,7 +29,10 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [GaussianMixture(n_components=2, max_iter=20, random_state=0)],
+    [
+        GaussianMixture(n_components=2, max_iter=20, random_state=0),
+        BayesianGaussianMixture(n_components=2, max_iter=20, random_state=0),
+    ],
     expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_api(estimator, check):

@@ -1,4 +1,4 @@
-"""scikit-learn's own tests of GaussianMixture and KMeans, run on fastem.
+"""scikit-learn's own tests of the mixtures and KMeans, run on fastem.
 
 The test files are copied from the *installed* scikit-learn into a temporary
 directory (never into this repository) next to a generated ``conftest.py`` that
@@ -35,6 +35,7 @@ import fastem
 #: The files, by their path inside the installed ``sklearn`` package.
 SUITE = (
     "mixture/tests/test_gaussian_mixture.py",
+    "mixture/tests/test_bayesian_mixture.py",
     "mixture/tests/test_mixture.py",
     "cluster/tests/test_k_means.py",
 )
@@ -131,7 +132,7 @@ def pytest_collection_modifyitems(config, items):
         reason = _first_match(marks["xfail"], item.nodeid)
         if reason is not None:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-        names = ("GaussianMixture", "KMeans")
+        names = ("GaussianMixture", "BayesianGaussianMixture", "KMeans")
         _results["bound"][item.nodeid.split("::")[0]] = {
             name: getattr(item.module, name).__module__
             for name in names
@@ -305,7 +306,11 @@ def test_sklearn_tests_pass_without_the_patch(suite, file):
 
 @pytest.mark.parametrize("file", FILES)
 def test_the_test_modules_bound_the_patched_names(suite, file):
-    fastem_modules = {"fastem.gaussian_mixture", "fastem.kmeans"}
+    fastem_modules = {
+        "fastem.gaussian_mixture",
+        "fastem.bayesian_mixture",
+        "fastem.kmeans",
+    }
     patched = suite["fastem"]["bound"][file]
     plain = suite["sklearn"]["bound"][file]
     assert patched and set(patched.values()) <= fastem_modules

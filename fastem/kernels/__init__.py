@@ -15,6 +15,10 @@ passes directly. The contract:
 - :func:`m_step` turns statistics into weights, means, covariances and
   precision factors; :func:`stats_from_resp` gives the statistics of given
   responsibilities (to initialise).
+- :func:`variational_m_step` is the variational (Bayesian) model's conjugate
+  update from the same statistics; :func:`log_prob_constant` and
+  :func:`expected_log_weights` give its E-step's ``log_norm`` for the same
+  pass, and :func:`lower_bound` its ELBO from the entropy statistic.
 - :func:`lloyd_step` is k-means' hard-assignment pass; :func:`lloyd_pass` with a
   :class:`LloydState` runs a whole k-means fit pass by pass, skipping the rows
   whose Hamerly bounds prove their label.
@@ -54,6 +58,14 @@ from ._gaussian import (
 from ._lloyd import LloydState, LloydStep, lloyd_pass, lloyd_step
 from ._mstep import GaussianParameters, m_step
 from ._stats import COVARIANCE_TYPES, SuffStats, merge
+from ._variational import (
+    VariationalParameters,
+    VariationalPrior,
+    expected_log_weights,
+    log_prob_constant,
+    lower_bound,
+    variational_m_step,
+)
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -61,14 +73,20 @@ __all__ = [
     "LloydState",
     "LloydStep",
     "SuffStats",
+    "VariationalParameters",
+    "VariationalPrior",
+    "expected_log_weights",
     "labels",
     "lloyd_pass",
     "lloyd_step",
     "log_det_cholesky",
     "log_norm",
+    "log_prob_constant",
     "log_resp",
+    "lower_bound",
     "m_step",
     "merge",
     "stats_from_resp",
     "suff_stats",
+    "variational_m_step",
 ]
