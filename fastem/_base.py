@@ -235,6 +235,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             sample_weight,
             source,
             self.covariance_type,
+            n_components=k,
             rewind=rewind,
             tied_raw_rest=True,
         )
@@ -254,6 +255,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             None,
             lambda start, stop: resp[start:stop],
             self.covariance_type,
+            n_components=resp.shape[1],
             tied_raw_rest=True,
         )
 

@@ -33,11 +33,31 @@ FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 #: prediction helpers): memory stays O(SLAB_ROWS x n_components).
 SLAB_ROWS = 1 << 14
 
+#: With ``row_bytes``, :func:`slabs` caps each per-slab array at this size
+#: (but takes at least ``MIN_SLAB_ROWS`` rows), so many components do not make
+#: the slab arrays large next to the data (16,384 rows x 64 components of
+#: float64 would be 8 MiB).
+SLAB_BYTES = 1 << 20
+MIN_SLAB_ROWS = 256
 
-def slabs(n_samples):
-    """Yield ``(start, stop)`` of consecutive slabs of ``SLAB_ROWS`` rows."""
-    for start in range(0, n_samples, SLAB_ROWS):
-        yield start, min(start + SLAB_ROWS, n_samples)
+
+def slabs(n_samples, row_bytes=None):
+    """Yield ``(start, stop)`` of consecutive slabs of rows.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    row_bytes : int, default=None
+        Bytes per row of the largest per-slab array: slabs then hold at most
+        ``SLAB_BYTES`` of it (never fewer than ``MIN_SLAB_ROWS`` rows nor more
+        than ``SLAB_ROWS``). None: ``SLAB_ROWS`` rows.
+    """
+    rows = SLAB_ROWS
+    if row_bytes:
+        rows = min(SLAB_ROWS, max(MIN_SLAB_ROWS, SLAB_BYTES // int(row_bytes)))
+    for start in range(0, n_samples, rows):
+        yield start, min(start + rows, n_samples)
 
 
 _WORKQUEUE_LOCK = threading.Lock()

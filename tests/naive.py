@@ -9,7 +9,7 @@ densities from ``scipy.stats.multivariate_normal``, normalisation with
 """
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import digamma, logsumexp
 from scipy.stats import multivariate_normal
 
 #: scikit-learn adds this to every component total.
@@ -164,3 +164,115 @@ def em_step(
         "precisions_cholesky": precisions_cholesky(covariances, covariance_type),
     }
     return params, float(w @ log_prob_norm / w.sum())
+
+
+# --- the variational (Bayesian) mixture ---------------------------------------
+
+
+def variational_update(X, resp, covariance_type, reg_covar, prior, sample_weight=None):
+    """The posterior's parameters after one update (Bishop 2006, eq. 10.58-10.63).
+
+    ``prior`` is a dict: ``weight_type``, ``alpha0``, ``beta0``, ``m0`` (d,),
+    ``nu0`` and ``cov0`` (the inverse Wishart scale ``W_0^-1`` as a full (d, d)
+    matrix). scikit-learn's conventions: ``nk`` gets ``10 eps``, the sample
+    covariances get ``reg_covar``, 'tied' shares one Wishart with ``nu = nu_0 +
+    n / K`` and the averaged scatter, 'diag' and 'spherical' keep the diagonal
+    (or its mean) of the full update, and the stored covariance is
+    ``W_k^-1 / nu_k``.
+
+    Returns
+    -------
+    dict
+        ``concentration`` ((k,) or the stick Betas' ``(a, b)``), ``beta`` (k,),
+        ``means`` (k, d), ``nu`` ((k,), a number for 'tied') and ``covariances``
+        shaped as scikit-learn's.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n_samples, n_features = X.shape
+    n_components = resp.shape[1]
+    w = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
+    nk = np.zeros(n_components)
+    xk = np.zeros((n_components, n_features))
+    sk = np.zeros((n_components, n_features, n_features))
+    for k in range(n_components):
+        r = w * resp[:, k]
+        nk[k] = r.sum() + NK_EPS
+        xk[k] = r @ X / nk[k]
+        for i in range(n_samples):
+            dev = X[i] - xk[k]
+            sk[k] += r[i] * np.outer(dev, dev)
+        sk[k] = sk[k] / nk[k] + reg_covar * np.eye(n_features)
+    alpha0, beta0, m0 = prior["alpha0"], prior["beta0"], prior["m0"]
+    if prior["weight_type"] == "dirichlet_process":
+        a = 1.0 + nk
+        b = np.array([alpha0 + nk[k + 1 :].sum() for k in range(n_components)])
+        concentration = (a, b)
+    else:
+        concentration = alpha0 + nk
+    beta = beta0 + nk
+    means = np.array([(beta0 * m0 + nk[k] * xk[k]) / beta[k] for k in range(len(nk))])
+    scales = np.array(
+        [
+            prior["cov0"]
+            + nk[k] * sk[k]
+            + beta0 * nk[k] / (beta0 + nk[k]) * np.outer(xk[k] - m0, xk[k] - m0)
+            for k in range(n_components)
+        ]
+    )
+    nu = prior["nu0"] + nk
+    if covariance_type == "tied":
+        # One Wishart for all: the prior once, the data terms averaged over k.
+        nu = prior["nu0"] + nk.sum() / n_components
+        covariances = (prior["cov0"] + (scales - prior["cov0"]).mean(axis=0)) / nu
+    elif covariance_type == "full":
+        covariances = scales / nu[:, None, None]
+    elif covariance_type == "diag":
+        covariances = np.array([np.diag(s) for s in scales]) / nu[:, None]
+    else:
+        covariances = np.array([np.diag(s).mean() for s in scales]) / nu
+    return {
+        "concentration": concentration,
+        "beta": beta,
+        "means": means,
+        "nu": nu,
+        "covariances": covariances,
+    }
+
+
+def expected_log_weights(concentration, weight_type):
+    """``E[log pi_k]``: Dirichlet digammas, or stick by stick."""
+    if weight_type == "dirichlet_distribution":
+        return digamma(concentration) - digamma(np.sum(concentration))
+    a, b = concentration
+    out = np.zeros(len(a))
+    for k in range(len(a)):
+        out[k] = digamma(a[k]) - digamma(a[k] + b[k])
+        for j in range(k):
+            out[k] += digamma(b[j]) - digamma(a[j] + b[j])
+    return out
+
+
+def expected_log_gaussian(X, means, precisions, beta, nu):
+    """``E[log N(x | mu_k, Lambda_k^-1)]`` under the Normal-Wishart posterior.
+
+    Bishop (2006) eq. 10.64-10.65 with ``W_k = precisions[k] / nu_k``:
+    ``(1/2) E[log |Lambda|] - (d/2) log 2 pi - (1/2)(d / beta_k + nu_k (x -
+    m_k)^T W_k (x - m_k))``, ``E[log |Lambda|] = sum_i psi((nu + 1 - i)/2) + d
+    log 2 + log |W|``. ``precisions`` is a list of (d, d) matrices.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n_features = X.shape[1]
+    out = np.zeros((X.shape[0], len(means)))
+    for k in range(len(means)):
+        W = precisions[k] / nu[k]
+        e_log_det = (
+            sum(digamma((nu[k] + 1 - i) / 2) for i in range(1, n_features + 1))
+            + n_features * np.log(2.0)
+            + np.linalg.slogdet(W)[1]
+        )
+        for i, x in enumerate(X):
+            dev = x - means[k]
+            quad = n_features / beta[k] + nu[k] * dev @ W @ dev
+            out[i, k] = 0.5 * e_log_det - 0.5 * n_features * np.log(2 * np.pi)
+            out[i, k] -= 0.5 * quad
+    return out

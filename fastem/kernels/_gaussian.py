@@ -379,4 +379,5 @@ def stats_from_resp(X, resp, covariance_type, sample_weight=None):
         weights if weights.shape[0] else None,
         lambda start, stop: resp[start:stop],
         covariance_type,
+        n_components=resp.shape[1],
     )

@@ -270,7 +270,14 @@ def merge(stats):
 
 
 def stats_from_source(
-    X, sample_weight, source, covariance_type, *, rewind=None, tied_raw_rest=False
+    X,
+    sample_weight,
+    source,
+    covariance_type,
+    *,
+    n_components,
+    rewind=None,
+    tied_raw_rest=False,
 ):
     """Statistics of given responsibilities, read a slab of rows at a time.
 
@@ -286,6 +293,8 @@ def stats_from_source(
         ``source(start, stop)`` returns the (stop - start, n_components)
         responsibilities of those rows; called over the rows in order, twice.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    n_components : int
+        Columns of the responsibilities (sizes the slabs: O(1 MiB) each).
     rewind : callable or None
         Called before each pass when the source is a random stream.
     tied_raw_rest : bool, default=False
@@ -301,10 +310,11 @@ def stats_from_source(
         ``log_likelihood`` is 0 (there was no density).
     """
     n_samples, n_features = X.shape
+    row_bytes = 8 * max(n_components, n_features)
     nk = sums = None
     if rewind is not None:
         rewind()
-    for start, stop in slabs(n_samples):
+    for start, stop in slabs(n_samples, row_bytes):
         resp = _weighted(source(start, stop), sample_weight, start, stop)
         xs = np.asarray(X[start:stop], dtype=np.float64)
         nk = resp.sum(axis=0) if nk is None else nk + resp.sum(axis=0)
@@ -318,7 +328,7 @@ def stats_from_source(
         scatter = np.zeros((n_components, n_features))
     if rewind is not None:
         rewind()
-    for start, stop in slabs(n_samples):
+    for start, stop in slabs(n_samples, row_bytes):
         source_rows = source(start, stop)
         resp = _weighted(source_rows, sample_weight, start, stop)
         xs = np.asarray(X[start:stop], dtype=np.float64)

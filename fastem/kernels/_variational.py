@@ -433,7 +433,7 @@ def log_predictive_density(X, params, weights, covariance_type):
         + 0.5 * n_features * np.log(scale)
     )
     out = np.empty(n_samples)
-    for start, stop in slabs(n_samples):
+    for start, stop in slabs(n_samples, 8 * max(n_components, n_features)):
         rows = np.asarray(X[start:stop], dtype=np.float64)
         log_t = np.empty((stop - start, n_components))
         for k in range(n_components):
