@@ -30,3 +30,14 @@ def test_kernel_layer_example_would_catch_a_wrong_fit():
     with warnings.catch_warnings(), pytest.raises(AssertionError):
         warnings.simplefilter("ignore")
         exec(compile(code, str(README), "exec"), {})
+
+
+def test_choosing_the_number_of_components_example_prints_what_it_says(capsys):
+    blocks = _section_code("Letting the model choose the number of components")
+    assert len(blocks) == 1
+    exec(compile(blocks[0], str(README), "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    # The comments in the block show the output: check them against the run.
+    claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[0])
+    assert printed == claimed
+    assert printed[-1] == "4"
