@@ -10,7 +10,9 @@ The profile is chosen with the environment variable ``FASTEM_BENCH_PROFILE``:
 - ``quick``: tiny problems, a few minutes for the whole suite (smoke runs);
 - ``regular`` (default): the project's target sizes (n=1e6, d=16, k=16 for the
   four covariance types; n=2e5, d=64, k=32 full; n=1e6, d=16, k=64 full for
-  memory; k-means at n=1e6, d=16, k=64 and n=1e6, d=2, k=8);
+  memory; k-means at n=1e6, d=16, k=64 and n=1e6, d=2, k=8;
+  BayesianGaussianMixture at n=1e6, d=16, k=16 full and diag, n=2e5, d=64,
+  k=32 full, and n=1e6, d=16, k=64 full for memory);
 - ``large``: adds n=1e7 rows.
 
 The data, the initial parameters and the calls of each backend are the ones of
@@ -19,8 +21,8 @@ checkout*, by file path and under a name of its own, not through the installed
 fastem, which asv may have built from an older commit that lacks it (or has an
 older copy). So every commit is measured with today's data and today's calls,
 and the installed fastem is reached only through its public names inside those
-functions (``fastem.GaussianMixture``, ``fastem.KMeans``,
-``fastem.kernels.suff_stats``).
+functions (``fastem.GaussianMixture``, ``fastem.BayesianGaussianMixture``,
+``fastem.KMeans``, ``fastem.kernels.suff_stats``).
 """
 
 import contextlib
@@ -106,6 +108,8 @@ if PROFILE == "quick":
     ESTEP_SIZE = (20_000, 8, 4)
     THREADS_SIZE = (20_000, 8, 4)
     KMEANS_SIZES = [(20_000, 8, 8)]
+    BGMM_SIZES = [("full", 20_000, 8, 4), ("diag", 20_000, 8, 4)]  # (cov, n, d, k)
+    BGMM_MEMORY_SIZES = [(20_000, 8, 16)]
     WARMUP_ITER, EXTRA_ITER, ITER_REPEATS = 1, 2, 1
 elif PROFILE == "regular":
     GMM_SIZES = [(1_000_000, 16, 16)]
@@ -114,6 +118,12 @@ elif PROFILE == "regular":
     ESTEP_SIZE = (1_000_000, 16, 16)
     THREADS_SIZE = (1_000_000, 16, 16)
     KMEANS_SIZES = [(1_000_000, 16, 64), (1_000_000, 2, 8)]
+    BGMM_SIZES = [
+        ("full", 1_000_000, 16, 16),
+        ("diag", 1_000_000, 16, 16),
+        ("full", 200_000, 64, 32),
+    ]
+    BGMM_MEMORY_SIZES = [(1_000_000, 16, 64)]
     WARMUP_ITER, EXTRA_ITER, ITER_REPEATS = 1, 3, 3
 else:
     GMM_SIZES = [(1_000_000, 16, 16), (10_000_000, 16, 16)]
@@ -122,6 +132,13 @@ else:
     ESTEP_SIZE = (10_000_000, 16, 16)
     THREADS_SIZE = (1_000_000, 16, 16)
     KMEANS_SIZES = [(1_000_000, 16, 64), (1_000_000, 2, 8), (10_000_000, 16, 64)]
+    BGMM_SIZES = [
+        ("full", 1_000_000, 16, 16),
+        ("diag", 1_000_000, 16, 16),
+        ("full", 200_000, 64, 32),
+        ("full", 10_000_000, 16, 16),
+    ]
+    BGMM_MEMORY_SIZES = [(1_000_000, 16, 64), (10_000_000, 16, 16)]
     WARMUP_ITER, EXTRA_ITER, ITER_REPEATS = 1, 2, 2
 
 #: max_iter of the fits timed by ``time_fit``.
@@ -145,6 +162,8 @@ GMM_CASES = [
 ] + [case_name(*extra) for extra in GMM_EXTRA]
 MEMORY_CASES = [case_name("full", *size) for size in MEMORY_SIZES]
 KMEANS_CASES = [f"{n}x{d}x{k}" for (n, d, k) in KMEANS_SIZES]
+BGMM_CASES = [case_name(*size) for size in BGMM_SIZES]
+BGMM_MEMORY_CASES = [case_name("full", *size) for size in BGMM_MEMORY_SIZES]
 
 
 # --------------------------------------------------------------------------
@@ -176,6 +195,8 @@ def real_data(name, dtype="float64"):
 # --------------------------------------------------------------------------
 
 fit_gmm = backends.fit_gmm
+fit_bgmm = backends.fit_bgmm
+lower_bounds = backends.lower_bounds
 estep = backends.estep
 sklearn_estep_model = backends.sklearn_estep_model
 fit_kmeans = backends.fit_kmeans
@@ -186,7 +207,8 @@ CONVERGED_MAX_ITER = backends.CONVERGED_MAX_ITER
 def require(backend, what="GaussianMixture"):
     """Raise NotImplementedError (asv: skip) when ``backend`` cannot run.
 
-    ``what`` is the fastem name needed (``"KMeans"``, ``"kernels.suff_stats"``).
+    ``what`` is the fastem name needed (``"KMeans"``,
+    ``"BayesianGaussianMixture"``, ``"kernels.suff_stats"``).
     """
     if backend == "fastem":
         reason = backends.fastem_available(what)

@@ -194,6 +194,35 @@ def test_fit_gmm_runs_max_iter_from_the_start_on_both_backends():
     assert_allclose(fits["fastem"].means_, fits["sklearn"].means_, rtol=1e-9)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_bgmm_same_start_and_lower_bounds_on_both_backends(covariance_type):
+    X = data.make_blobs(600, 3, 3)
+    fits = {
+        b: backends.fit_bgmm(b, covariance_type, X, 3, 3) for b in ("fastem", "sklearn")
+    }
+    ours, ref = fits["fastem"], fits["sklearn"]
+    assert ours.init_params == ref.init_params == backends.BGMM_INIT_PARAMS
+    assert (ours.tol, ours.n_init, ours.random_state) == (0.0, 1, data.SEED)
+    assert ours.n_iter_ == ref.n_iter_ == 3
+    bounds = {b: backends.lower_bounds(m) for b, m in fits.items()}
+    assert all(type(v) is float for v in bounds["sklearn"])  # 'tied': 1-arrays
+    assert len(bounds["fastem"]) == 3
+    assert_allclose(bounds["fastem"], bounds["sklearn"], rtol=1e-10)
+    assert timing.lower_bounds_difference(bounds) < 1e-10
+    assert_allclose(ours.means_, ref.means_, rtol=1e-9, atol=1e-12)
+    assert backends.lower_bounds(object()) == []
+
+
+def test_lower_bounds_difference():
+    diff = timing.lower_bounds_difference
+    assert diff({"sklearn": [-4.0, -2.0], "fastem": [-4.0, -2.0]}) == 0.0
+    assert diff({"sklearn": [-4.0, -2.0], "fastem": [-4.0, -3.0]}) == 0.5
+    assert diff({"sklearn": [-4.0, -2.0], "fastem": [-4.0]}) == float("inf")
+    assert diff({"sklearn": [-4.0]}) is None
+    assert diff({"sklearn": [-4.0], "fastem": []}) is None
+    assert diff({"fastem": [-4.0]}) is None
+
+
 @pytest.mark.parametrize("max_iter, tol", [(2, 0.0), (300, 1e-4)])
 def test_fit_kmeans_same_centers_on_both_backends(max_iter, tol):
     X = data.make_blobs(600, 2, 4)
@@ -214,6 +243,8 @@ def _block_fastem(monkeypatch):
 def test_backend_availability(monkeypatch):
     assert backends.fastem_available() is None
     assert backends.fastem_available("KMeans") is None
+    for name in backends.FASTEM_NAMES.values():
+        assert backends.fastem_available(name) is None
     assert backends.fastem_available("kernels.suff_stats") is None
     reason = backends.fastem_available("kernels.no_such_thing")
     assert reason.startswith("fastem.kernels.no_such_thing unavailable: AttributeError")
@@ -242,16 +273,28 @@ def test_default_cases():
         "gmm-diag-2e4x8-k4",
         "gmm-spherical-2e4x8-k4",
         "gmm-full-2e4x8-k4-f32",
+        "bgmm-full-2e4x8-k4",
+        "bgmm-diag-2e4x8-k4",
         "kmeans-2e4x8-k8-f32",
     ]
     regular = cases.default_cases(real_data=True)
+    bgmm = [c for c in regular if c.model == "bgmm"]
+    assert [(c.name, c.measures) for c in bgmm] == [
+        ("bgmm-full-1e6x16-k16", ("time", "memory")),
+        ("bgmm-diag-1e6x16-k16", ("time", "memory")),
+        ("bgmm-full-2e5x64-k32", ("time", "memory")),
+        ("bgmm-full-1e6x16-k64", ("memory",)),
+    ]
     assert [c.name for c in regular][-3:] == [
         "gmm-full-cover-k16",
         "gmm-full-http-k8",
         "gmm-full-shuttle-k8",
     ]
     memory_only = [c for c in regular if c.measures == ("memory",)]
-    assert [(c.n, c.d, c.k) for c in memory_only] == [(1_000_000, 16, 64)]
+    assert [(c.model, c.n, c.d, c.k) for c in memory_only] == [
+        ("gmm", 1_000_000, 16, 64),
+        ("bgmm", 1_000_000, 16, 64),
+    ]
 
 
 def test_all_cases_hold_the_defaults_and_the_extras():
@@ -260,7 +303,9 @@ def test_all_cases_hold_the_defaults_and_the_extras():
         assert pool[case.name] == case
     assert pool["gmm-tied-1e7x16-k16-f32"].n == 10_000_000
     assert pool["kmeans-1e6x2-k8"].dtype == "float64"
-    assert len(pool) == 6 + 8 + 12 + 2  # quick, regular, GMM and k-means extras
+    assert pool["bgmm-tied-1e6x16-k16-f32"].model == "bgmm"
+    # quick, regular, GMM, BayesianGaussianMixture and k-means extras
+    assert len(pool) == 8 + 12 + 12 + 6 + 2
     assert len(cases.all_cases(real_data=True)) == len(pool) + 1 + 3 + 10
 
 
@@ -276,7 +321,15 @@ def test_select_cases_patterns_order_and_dtype():
     assert [(c.name, c.dtype) for c in as64] == [("kmeans-2e4x8-k8", "float64")]
     as32 = cases.select_cases(None, quick=True, dtype="float32")
     assert all(c.name.endswith("-f32") and c.dtype == "float32" for c in as32)
-    assert len({c.name for c in as32}) == 5  # gmm-full-...-f32 twice
+    assert len({c.name for c in as32}) == 7  # gmm-full-...-f32 twice
+    bgmm = cases.select_cases("bgmm-*-1e6x16-k16,gmm-full-1e6x16-k16")
+    assert [c.name for c in bgmm] == [
+        "bgmm-full-1e6x16-k16",
+        "bgmm-diag-1e6x16-k16",
+        "bgmm-tied-1e6x16-k16",
+        "bgmm-spherical-1e6x16-k16",
+        "gmm-full-1e6x16-k16",  # 'gmm-*' patterns do not pick bgmm cases
+    ]
     with pytest.raises(SystemExit, match="no case matches 'nothing-\\*'"):
         cases.select_cases("gmm-full-2e4x8-k4,nothing-*")
 
@@ -313,8 +366,28 @@ def _synthetic_run(converged=True):
         notes=["faiss unavailable: test"],
         probe={1: 0.002, 2: 0.003},
         converged_n_iter={"unused": 1},
+        lower_bounds={"sklearn": [-3.5, -3.25], "fastem": [-3.5, -3.2500000001]},
     )
     gmm.times["fit"][("fastem", 2)] = [0.001, 0.002]
+    bgmm = results.CaseResult(
+        cases.bgmm_case("diag", 1_000_000, 16, 64, measures=("memory",)),
+        shape=(1_000_000, 16, 64),
+        memory={
+            "sklearn": {"delta": 3000 * 2**20, "data_bytes": 128_000_000},
+            "fastem": {"delta": 6 * 2**20, "data_bytes": 128_000_000},
+        },
+    )
+    bgmm_timed = results.CaseResult(
+        cases.bgmm_case("full", 1000, 2, 3),
+        shape=(1000, 2, 3),
+        times={
+            "iteration": {("sklearn", 2): [0.004], ("fastem", 2): [0.0005]},
+            "predict_proba": {("sklearn", 2): [0.002], ("fastem", 2): [0.001]},
+        },
+        quality={"sklearn": -2500.0, "fastem": -2500.5},
+        n_iter={"sklearn": 4, "fastem": 4},
+        lower_bounds={"sklearn": [-2600.0, -2500.0], "fastem": [-2600.0, -2500.5]},
+    )
     gmm.times["iteration"][("fastem", 2)] = [0.0002, 0.0002]
     km = results.CaseResult(
         cases.kmeans_case(1000, 2, 3),
@@ -336,7 +409,9 @@ def _synthetic_run(converged=True):
         None,
     )
     machine = {"cpu": "Test CPU", "cores": 2}
-    return results.Run([gmm, km], compile_times, machine, "fastem bench", 1, 3, 2)
+    return results.Run(
+        [gmm, bgmm, bgmm_timed, km], compile_times, machine, "fastem bench", 1, 3, 2
+    )
 
 
 def test_json_round_trip_keeps_every_field():
@@ -356,12 +431,15 @@ def test_json_without_compile_times_or_converged_iterations():
     run.compile_times = None
     saved = results.to_json(run)
     assert "compile" not in saved
-    for item in saved["cases"]:  # a file written before converged_n_iter was saved
-        del item["converged_n_iter"]
+    for item in saved["cases"]:  # a file written before these were saved
+        del item["converged_n_iter"], item["lower_bounds"]
     back = results.from_json(json.loads(json.dumps(saved)))
     assert back.compile_times is None
-    assert back.results[1].converged_n_iter == {}
-    assert "(tol=0.0001; n/a / n/a it)" in render.render_markdown(back)
+    assert back.results[-1].converged_n_iter == {}
+    assert back.results[0].lower_bounds == {}
+    report = render.render_markdown(back)
+    assert "(tol=0.0001; n/a / n/a it)" in report
+    assert "| -1.00e-10 | n/a | 2.0 ms / 3.0 ms |" in report
 
 
 def test_render_rows():
@@ -377,7 +455,15 @@ def test_render_rows():
         "|  | fused E-step + statistics | 600.0 ms (1 thr) | 100.0 ms | 6.0x |",
         "|  | peak memory of fit | 100 MiB | 10 MiB | 10.0x less |",
         "| full, n=1,000 d=2 k=3, f64 | 4 / 4 | -3.2500000000 | -3.2500000001 "
-        "| -1.00e-10 | 2.0 ms / 3.0 ms |",
+        "| -1.00e-10 | 3.1e-11 (agree) | 2.0 ms / 3.0 ms |",
+        "| BayesianGaussianMixture | measure | scikit-learn | fastem | speed-up |",
+        "| diag, n=1,000,000 d=16 k=64, f64 | peak memory of fit "
+        "| 3,000 MiB (2457.6% of X) | 6 MiB (4.9% of X) | 500.0x less |",
+        "| full, n=1,000 d=2 k=3, f64 | one variational iteration | 4.0 ms (2 thr) "
+        "| 500 us | 8.0x |",
+        "|  | predict_proba | 2.0 ms (2 thr) | 1.0 ms | 2.0x |",
+        "| full, n=1,000 d=2 k=3, f64 | 4 / 4 | -2500.0000000000 | -2500.5000000000 "
+        "| -5.00e-01 | 2.0e-04 (DIFFER) | n/a |",
         "| k-means, n=1,000 d=2 k=3, f32 | fit (max_iter=4) | 3.0 ms (1 thr) "
         "| 1.0 ms | 3.0x | n/a |",
         "|  | fit to convergence (tol=0.0001; 10 / 9 it) | 30.0 ms (1 thr) | 5.0 ms "
@@ -394,7 +480,12 @@ def test_render_rows():
     for line in expected:
         assert line in lines
     assert lines.index(expected[0]) < lines.index(expected[4])  # timing, quality
-    assert lines.index(expected[4]) < lines.index(expected[5])  # GMM, k-means
+    assert lines.index(expected[4]) < lines.index(expected[5])  # GMM, then BGM
+    assert lines.index(expected[9]) < lines.index(expected[10])  # BGM, k-means
+    assert "the same `random_state`" in lines[4]  # BGM's start is explained
+    run = _synthetic_run()
+    run.results = [r for r in run.results if r.case.model != "bgmm"]
+    assert "random_state" not in render.render_markdown(run)
 
 
 def test_best_sklearn_takes_the_faster_median():
@@ -426,6 +517,49 @@ def test_run_case_gmm_tiny():
     assert_allclose(res.quality["fastem"], res.quality["sklearn"], rtol=1e-10)
     assert res.probe == {} and res.notes == [] and res.converged_n_iter == {}
     assert log == [f"  {case.name}: repeat 1/1 done"]
+
+
+def test_run_case_bgmm_tiny_through_json_and_render():
+    case = cases.bgmm_case("diag", 2000, 3, 3)
+    log = []
+    res = timing.run_case(case, 1, 1, 1, log=log.append, sklearn_threads="1")
+    pairs = {("sklearn", 1), ("fastem", timing.FASTEM_THREADS)}
+    measures = ("fit", "iteration", "predict_proba", "score_samples")
+    assert set(res.times) == set(measures)  # no fused E-step row
+    for measure in measures:
+        assert set(res.times[measure]) == pairs
+    assert res.n_iter == {"sklearn": 2, "fastem": 2}
+    assert_allclose(res.quality["fastem"], res.quality["sklearn"], rtol=1e-10)
+    assert {b: len(v) for b, v in res.lower_bounds.items()} == {
+        "sklearn": 2,
+        "fastem": 2,
+    }
+    assert timing.lower_bounds_difference(res.lower_bounds) <= timing.AGREEMENT_RTOL
+    assert log == [f"  {case.name}: repeat 1/1 done"]  # no disagreement warning
+    run = results.Run([res], None, {"cpu": "x"}, "fastem bench", 1, 1, 1)
+    report = render.render_markdown(run)
+    assert "| BayesianGaussianMixture | measure |" in report
+    assert "|  | one variational iteration |" in report
+    assert "(agree) | n/a |" in report
+    back = results.from_json(json.loads(json.dumps(results.to_json(run))))
+    assert render.render_markdown(back) == report
+
+
+def test_run_case_warns_when_lower_bounds_differ(monkeypatch):
+    case = cases.bgmm_case("spherical", 1000, 2, 2)
+    real = timing.lower_bounds
+
+    def shifted(model):  # fastem's lower bounds off by 1e-3 (relative)
+        values = real(model)
+        if type(model).__module__.startswith("fastem"):
+            values = [v * (1 + 1e-3) for v in values]
+        return values
+
+    monkeypatch.setattr(timing, "lower_bounds", shifted)
+    log = []
+    timing.run_case(case, 1, 1, 1, log=log.append, sklearn_threads="1")
+    assert log[0].startswith(f"  WARNING {case.name}: lower_bounds_ differ")
+    assert "1.00e-03" in log[0]
 
 
 def test_run_case_kmeans_tiny_through_json_and_render():
@@ -465,6 +599,14 @@ def test_measure_memory_in_a_child():
     assert out["data_bytes"] == 3000 * 4 * 8
     assert out["peak"] >= out["baseline"] > 0
     assert out["delta"] == out["peak"] - out["baseline"]
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "fastem"])
+def test_measure_bgmm_memory_in_a_child(backend):
+    case = cases.bgmm_case("full", 3000, 4, 3)
+    out = memory.measure_memory(case, backend, 1)
+    assert out["data_bytes"] == 3000 * 4 * 8
+    assert out["delta"] == out["peak"] - out["baseline"] >= 0
 
 
 def test_measure_compile_of_sklearn_in_a_child():
@@ -631,8 +773,20 @@ def test_asv_common_uses_the_checkouts_protocol_without_fastem(monkeypatch):
     init = common.initial_parameters(X, 3, "diag")
     model = common.fit_gmm("sklearn", "diag", X, init, 2)
     assert model.n_iter_ == 2
+    with pytest.raises(NotImplementedError, match="BayesianGaussianMixture"):
+        common.require("fastem", "BayesianGaussianMixture")
+    bgmm = common.fit_bgmm("sklearn", "tied", X, 3, 2)
+    assert bgmm.n_iter_ == 2 and len(common.lower_bounds(bgmm)) == 2
     threads = common.Threads("sklearn", 1)
     threads.restore()
+
+
+def test_asv_bgmm_cases_parse():
+    common = _load_asv_common()
+    for case in common.BGMM_CASES + common.BGMM_MEMORY_CASES:
+        covariance_type, n, d, k = common.parse_case(case)
+        assert covariance_type in COVARIANCE_TYPES and min(n, d, k) > 0
+    assert {common.parse_case(c)[0] for c in common.BGMM_CASES} == {"full", "diag"}
 
 
 def test_asv_estep_benchmark_setup_runs_fastem():

@@ -1,7 +1,11 @@
 """The same work on each backend: fastem, scikit-learn and (k-means) faiss.
 
-Every fit starts from given parameters with ``n_init=1``, ``tol=0`` and a fixed
-``max_iter``, so that the backends do identical work. Shared with the asv suite,
+Every fit starts from the same place with ``n_init=1``, ``tol=0`` and a fixed
+``max_iter``, so that the backends do identical work: given parameters for
+GaussianMixture, given centers for k-means, and for BayesianGaussianMixture
+(which takes no initial parameters) ``init_params='random_from_data'`` with the
+same integer ``random_state``, hence the same initial responsibilities and the
+same first posterior. Shared with the asv suite,
 which loads this file from the checkout while an older fastem is installed:
 fastem is imported inside the functions, by public names only (see the package
 docstring).
@@ -20,6 +24,15 @@ from .data import REG_COVAR, SEED
 #: k-means fit to convergence: scikit-learn's default tolerance and iteration cap.
 CONVERGED_TOL = 1e-4
 CONVERGED_MAX_ITER = 300
+#: BayesianGaussianMixture's start on both backends (with ``random_state=SEED``):
+#: one-hot responsibilities on ``n_components`` rows drawn the same way.
+BGMM_INIT_PARAMS = "random_from_data"
+#: The fastem estimator each benchmark model needs.
+FASTEM_NAMES = {
+    "gmm": "GaussianMixture",
+    "bgmm": "BayesianGaussianMixture",
+    "kmeans": "KMeans",
+}
 
 
 def fastem_available(what="GaussianMixture"):
@@ -107,6 +120,50 @@ def fit_gmm(backend, covariance_type, X, init, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(X)
+
+
+def make_bgmm(backend, covariance_type, n_components, max_iter):
+    """Return an unfitted BayesianGaussianMixture of ``backend``.
+
+    Both backends start from ``init_params='random_from_data'`` with
+    ``random_state=SEED``: the same rows, hence the same initial
+    responsibilities and posterior. Default priors (the data's mean and
+    covariance), so the fits agree to rounding.
+    """
+    if backend == "fastem":
+        from fastem import BayesianGaussianMixture
+    else:
+        from sklearn.mixture import BayesianGaussianMixture
+    return BayesianGaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=0.0,
+        reg_covar=REG_COVAR,
+        max_iter=max_iter,
+        n_init=1,
+        init_params=BGMM_INIT_PARAMS,
+        random_state=SEED,
+    )
+
+
+def fit_bgmm(backend, covariance_type, X, n_components, max_iter):
+    """Fit a BayesianGaussianMixture (ConvergenceWarning silenced: ``tol=0``)."""
+    model = make_bgmm(backend, covariance_type, n_components, max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X)
+
+
+def lower_bounds(model):
+    """Return ``model.lower_bounds_`` as a list of floats (empty if it has none).
+
+    scikit-learn's 'tied' BayesianGaussianMixture stores one-element arrays
+    rather than numbers; they are flattened here.
+    """
+    values = getattr(model, "lower_bounds_", None)
+    if values is None:
+        return []
+    return [float(np.asarray(v).item()) for v in values]
 
 
 def sklearn_estep_model(covariance_type, init):

@@ -20,7 +20,7 @@ class Case:
     """
 
     name: str
-    model: str  # "gmm" or "kmeans"
+    model: str  # "gmm", "bgmm" (BayesianGaussianMixture) or "kmeans"
     k: int
     covariance_type: str = "full"
     n: int = 0
@@ -36,19 +36,12 @@ def _size(n):
     return f"{mantissa}e{int(exponent)}"
 
 
-def gmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=None):
-    """Return a GaussianMixture case named ``gmm-<cov>-<n>x<d>-k<k>[-f32]``.
-
-    Examples
-    --------
-    >>> gmm_case("diag", 20_000, 8, 4).name
-    'gmm-diag-2e4x8-k4'
-    """
+def _mixture_case(model, cov, n, d, k, dtype, measures, data):
     token = data if data else f"{_size(n)}x{d}"
     suffix = "" if dtype == "float64" else "-f32"
     return Case(
-        name=f"gmm-{cov}-{token}-k{k}{suffix}",
-        model="gmm",
+        name=f"{model}-{cov}-{token}-k{k}{suffix}",
+        model=model,
         k=k,
         covariance_type=cov,
         n=n,
@@ -57,6 +50,28 @@ def gmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=No
         dtype=dtype,
         measures=measures,
     )
+
+
+def gmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=None):
+    """Return a GaussianMixture case named ``gmm-<cov>-<n>x<d>-k<k>[-f32]``.
+
+    Examples
+    --------
+    >>> gmm_case("diag", 20_000, 8, 4).name
+    'gmm-diag-2e4x8-k4'
+    """
+    return _mixture_case("gmm", cov, n, d, k, dtype, measures, data)
+
+
+def bgmm_case(cov, n, d, k, dtype="float64", measures=("time", "memory"), data=None):
+    """Return a BayesianGaussianMixture case named ``bgmm-<cov>-<n>x<d>-k<k>[-f32]``.
+
+    Examples
+    --------
+    >>> bgmm_case("full", 1_000_000, 16, 16).name
+    'bgmm-full-1e6x16-k16'
+    """
+    return _mixture_case("bgmm", cov, n, d, k, dtype, measures, data)
 
 
 def kmeans_case(n, d, k, dtype="float32", measures=("time",)):
@@ -86,11 +101,14 @@ def default_cases(quick=False, real_data=False):
     The regular set holds the foundation issue's target sizes: n=1e6, d=16, k=16
     for the four covariance types, n=2e5, d=64, k=32 full, peak memory at n=1e6,
     d=16, k=64 full, and the two k-means sizes (float32, so that faiss can run the
-    same work). ``quick`` shrinks everything for a smoke run.
+    same work); BayesianGaussianMixture at n=1e6, d=16, k=16 full and diag, n=2e5,
+    d=64, k=32 full and peak memory at n=1e6, d=16, k=64 full. ``quick`` shrinks
+    everything for a smoke run.
     """
     if quick:
         cases = [gmm_case(cov, 20_000, 8, 4) for cov in COVARIANCE_TYPES]
         cases.append(gmm_case("full", 20_000, 8, 4, "float32", ("time",)))
+        cases += [bgmm_case(cov, 20_000, 8, 4) for cov in ("full", "diag")]
         cases.append(kmeans_case(20_000, 8, 8))
         if real_data:
             cases.append(gmm_case("full", 0, 0, 4, data="shuttle"))
@@ -98,6 +116,9 @@ def default_cases(quick=False, real_data=False):
     cases = [gmm_case(cov, 1_000_000, 16, 16) for cov in COVARIANCE_TYPES]
     cases.append(gmm_case("full", 200_000, 64, 32))
     cases.append(gmm_case("full", 1_000_000, 16, 64, measures=("memory",)))
+    cases += [bgmm_case(cov, 1_000_000, 16, 16) for cov in ("full", "diag")]
+    cases.append(bgmm_case("full", 200_000, 64, 32))
+    cases.append(bgmm_case("full", 1_000_000, 16, 64, measures=("memory",)))
     cases.append(kmeans_case(1_000_000, 16, 64))
     cases.append(kmeans_case(1_000_000, 2, 8))
     if real_data:
@@ -122,6 +143,7 @@ def all_cases(real_data=False):
             for case in (
                 gmm_case(cov, 1_000_000, 16, 16, dtype),
                 gmm_case(cov, 10_000_000, 16, 16, dtype),
+                bgmm_case(cov, 1_000_000, 16, 16, dtype),
             ):
                 cases.setdefault(case.name, case)
     for dtype in ("float64", "float32"):

@@ -10,7 +10,9 @@ The protocol makes both backends do the same work:
 
 - the same data (seeded blobs, or the real datasets when a data folder is found);
 - the same initial parameters (``weights_init``, ``means_init``,
-  ``precisions_init``, or the same ``init`` centers for k-means), ``n_init=1``,
+  ``precisions_init``, or the same ``init`` centers for k-means; for
+  BayesianGaussianMixture ``init_params='random_from_data'`` with the same
+  ``random_state``, hence the same initial responsibilities), ``n_init=1``,
   ``tol=0`` and a fixed ``max_iter``;
 - scikit-learn at its best setting (the faster of 1 and 2 BLAS/OpenMP threads,
   chosen per measurement), fastem on 2 numba threads;
@@ -27,7 +29,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .backends import fastem_available
+from .backends import FASTEM_NAMES, fastem_available
 from .cases import all_cases, find_data_dir, load_case_data, select_cases
 from .compile_time import run_compile
 from .machine import machine_info
@@ -133,7 +135,7 @@ def _measure(case, args, a, m, repeats, data_dir):
         n, d = load_case_data(case, data_dir).shape
         res.shape = (n, d, case.k)
     if "memory" in case.measures and not args.no_memory:
-        what = "GaussianMixture" if case.model == "gmm" else "KMeans"
+        what = FASTEM_NAMES[case.model]
         for backend in ("sklearn", "fastem"):
             if backend == "fastem" and fastem_available(what) is not None:
                 continue

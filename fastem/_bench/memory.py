@@ -11,10 +11,10 @@ import sys
 import threading
 from dataclasses import asdict
 
-from .backends import fit_gmm, fit_kmeans, threads
+from .backends import threads
 from .cases import Case, load_case_data
 from .child import run_child
-from .data import initial_centers, initial_parameters
+from .timing import case_start, fit_case
 
 #: max_iter of the fit whose peak memory is measured.
 MEMORY_ITER = 2
@@ -76,22 +76,12 @@ def memory_worker(spec):
     case = Case(**{**spec["case"], "measures": tuple(spec["case"]["measures"])})
     backend, count, max_iter = spec["backend"], spec["threads"], spec["max_iter"]
     X = load_case_data(case, spec["data_dir"])
-    if case.model == "gmm":
-        start = initial_parameters(X, case.k, case.covariance_type)
-    else:
-        start = initial_centers(X, case.k)
-
-    def fit(rows, n_iter):
-        if case.model == "gmm":
-            fit_gmm(backend, case.covariance_type, rows, start, n_iter)
-        else:
-            fit_kmeans(backend, rows, start, n_iter)
-
+    start = case_start(case, X)
     with threads(backend, count):
-        fit(X[:4096], 2)  # warm-up (JIT)
+        fit_case(case, backend, X[:4096], start, 2)  # warm-up (JIT)
         gc.collect()
         meter = PeakRSS()
-        fit(X, max_iter)
+        fit_case(case, backend, X, start, max_iter)
         peak = meter.peak()
     return {
         "baseline": meter.baseline,

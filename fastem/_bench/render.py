@@ -2,9 +2,15 @@
 
 import statistics
 
-from .backends import CONVERGED_MAX_ITER, CONVERGED_TOL
+from .backends import BGMM_INIT_PARAMS, CONVERGED_MAX_ITER, CONVERGED_TOL
 from .memory import MEMORY_ITER
-from .timing import FASTEM_THREADS, PROBE_ROWS, SKLEARN_THREADS
+from .timing import (
+    AGREEMENT_RTOL,
+    FASTEM_THREADS,
+    PROBE_ROWS,
+    SKLEARN_THREADS,
+    lower_bounds_difference,
+)
 
 _GMM_MEASURES = {
     "fit": "fit (max_iter={am})",
@@ -12,6 +18,12 @@ _GMM_MEASURES = {
     "predict_proba": "predict_proba",
     "score_samples": "score_samples",
     "estep": "fused E-step + statistics",
+}
+_BGMM_MEASURES = {
+    "fit": "fit (max_iter={am})",
+    "iteration": "one variational iteration",
+    "predict_proba": "predict_proba",
+    "score_samples": "score_samples",
 }
 
 
@@ -39,6 +51,20 @@ def fmt_mib(nbytes):
     if nbytes < 2**20:
         return "< 1 MiB"
     return f"{nbytes / 2**20:,.0f} MiB"
+
+
+def _fmt_memory(measured):
+    """Return a peak-memory cell: ``12 MiB (9.4% of X)`` (``n/a`` if missing).
+
+    ``measured`` is a :func:`~.memory.measure_memory` result; the share of the
+    data's size is shown when it holds ``data_bytes``.
+    """
+    delta = measured.get("delta")
+    text = fmt_mib(delta)
+    size = measured.get("data_bytes")
+    if delta is not None and size:
+        text += f" ({100 * max(delta, 0) / size:.1f}% of X)"
+    return text
 
 
 def _memory_ratio(sklearn_bytes, fastem_bytes):
@@ -78,13 +104,20 @@ def _case_label(result):
     case = result.case
     n, d, k = result.shape or (case.n, case.d, case.k)
     data = "" if case.data == "blobs" else f"{case.data} "
-    kind = case.covariance_type if case.model == "gmm" else "k-means"
+    kind = "k-means" if case.model == "kmeans" else case.covariance_type
     dtype = "f32" if case.dtype == "float32" else "f64"
     return f"{kind}, {data}n={n:,} d={d} k={k}, {dtype}"
 
 
 def _preamble(run):
     a, m = run.warmup_iters, run.iters
+    bgmm = ""
+    if any(r.case.model == "bgmm" for r in run.results):
+        bgmm = (
+            " BayesianGaussianMixture, which takes no initial parameters, starts "
+            f"on both from `init_params='{BGMM_INIT_PARAMS}'` with the same "
+            "`random_state` (the same initial responsibilities)."
+        )
     return [
         "### fastem vs scikit-learn",
         "",
@@ -94,29 +127,41 @@ def _preamble(run):
         f"{run.repeats} repeat(s), backends alternating within each repeat. Both "
         "backends start from the same parameters with `tol=0`, `n_init=1` and a "
         f"fixed `max_iter`; one iteration = (time at max_iter={a + m} - time at "
-        f"max_iter={a}) / {m}. scikit-learn runs at its faster of 1 and 2 "
+        f"max_iter={a}) / {m}.{bgmm} scikit-learn runs at its faster of 1 and 2 "
         "BLAS/OpenMP threads (shown; picked by the best of two 2-iteration probe "
         f"fits on the first {PROBE_ROWS:,} rows at each count, unless "
         "`--sklearn-threads both`), fastem on 2 "
         "numba threads. Peak memory = peak RSS minus RSS after loading the data "
         f"and warming up, during a fit with max_iter={MEMORY_ITER}, in a fresh "
-        "process. k-means also runs a whole fit to convergence from the same "
-        f"start (`tol={CONVERGED_TOL:g}`, scikit-learn's default; "
-        f"`max_iter={CONVERGED_MAX_ITER}`), its time per iteration being its time "
-        "over its number of iterations.",
+        "process (with its share of the data's size, X). The quality tables "
+        "compare the final `lower_bound_` and the largest relative difference "
+        "between the two fits' `lower_bounds_`. k-means also runs a whole fit "
+        f"to convergence from the same start (`tol={CONVERGED_TOL:g}`, "
+        f"scikit-learn's default; `max_iter={CONVERGED_MAX_ITER}`), its time per "
+        "iteration being its time over its number of iterations.",
         "",
     ]
 
 
-def _gmm_tables(results, max_iter):
-    """Return the GaussianMixture timing table, then its quality table."""
+def _agreement(res):
+    """Return the quality table's ``lower_bounds_`` cell of ``res``."""
+    worst = lower_bounds_difference(res.lower_bounds)
+    if worst is None:
+        return "n/a"
+    verdict = "agree" if worst <= AGREEMENT_RTOL else "DIFFER"
+    return f"{worst:.1e} ({verdict})"
+
+
+def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
+    """Return a Gaussian mixture's timing table, then its quality table."""
+    measures = _GMM_MEASURES if estimator == "GaussianMixture" else _BGMM_MEASURES
     lines = [
-        "| GaussianMixture | measure | scikit-learn | fastem | speed-up |",
+        f"| {estimator} | measure | scikit-learn | fastem | speed-up |",
         "|---|---|---:|---:|---:|",
     ]
     for res in results:
         label = _case_label(res)
-        for measure, title in _GMM_MEASURES.items():
+        for measure, title in measures.items():
             per = res.times.get(measure)
             if not per:
                 continue
@@ -130,20 +175,21 @@ def _gmm_tables(results, max_iter):
             label = ""
         mem = res.memory
         if mem:
-            sk_m = mem.get("sklearn", {}).get("delta")
-            fe_m = mem.get("fastem", {}).get("delta")
-            ratio = _memory_ratio(sk_m, fe_m)
+            sk_m = mem.get("sklearn", {})
+            fe_m = mem.get("fastem", {})
+            ratio = _memory_ratio(sk_m.get("delta"), fe_m.get("delta"))
             lines.append(
-                f"| {label} | peak memory of fit | {fmt_mib(sk_m)} | "
-                f"{fmt_mib(fe_m)} | {ratio} |"
+                f"| {label} | peak memory of fit | {_fmt_memory(sk_m)} | "
+                f"{_fmt_memory(fe_m)} | {ratio} |"
             )
     lines.append("")
     quality = [r for r in results if r.quality]
     if quality:
         lines += [
             "| quality | n_iter (sklearn / fastem) | lower_bound_ scikit-learn "
-            "| lower_bound_ fastem | difference | sklearn probe 1 / 2 thr |",
-            "|---|---|---:|---:|---:|---:|",
+            "| lower_bound_ fastem | difference | lower_bounds_ max rel. diff "
+            f"(rtol {AGREEMENT_RTOL:g}) | sklearn probe 1 / 2 thr |",
+            "|---|---|---:|---:|---:|---:|---:|",
         ]
         for res in quality:
             sk, fe = res.quality.get("sklearn"), res.quality.get("fastem")
@@ -153,7 +199,7 @@ def _gmm_tables(results, max_iter):
             lines.append(
                 f"| {_case_label(res)} | {res.n_iter.get('sklearn')} / "
                 f"{res.n_iter.get('fastem', 'n/a')} | {sk:.10f} | {fe_s} "
-                f"| {diff} | {probe if res.probe else 'n/a'} |"
+                f"| {diff} | {_agreement(res)} | {probe if res.probe else 'n/a'} |"
             )
         lines.append("")
     return lines
@@ -230,15 +276,19 @@ def render_markdown(run):
     """Return the report of ``run`` (a :class:`~.results.Run`) as markdown.
 
     Medians over repeats, scikit-learn at its faster thread count, speed-ups,
-    peak memory, quality (lower bounds, inertia), compile time, the backends
+    peak memory, quality (lower bounds and their agreement, inertia), compile
+    time, the backends
     skipped and the machine.
     """
     max_iter = run.warmup_iters + run.iters
     gmm = [r for r in run.results if r.case.model == "gmm"]
+    bgmm = [r for r in run.results if r.case.model == "bgmm"]
     km = [r for r in run.results if r.case.model == "kmeans"]
     lines = _preamble(run)
     if gmm:
-        lines += _gmm_tables(gmm, max_iter)
+        lines += _mixture_tables(gmm, max_iter)
+    if bgmm:
+        lines += _mixture_tables(bgmm, max_iter, "BayesianGaussianMixture")
     if km:
         lines += _kmeans_table(km, max_iter)
     if run.compile_times:

@@ -10,8 +10,10 @@ class CaseResult:
     """Raw timings and quality numbers of one case.
 
     ``times[measure][(backend, threads)]`` is the list of seconds of each repeat;
-    ``quality`` the final ``lower_bound_`` (GaussianMixture) or inertia (k-means)
-    per backend, after ``n_iter`` iterations; ``memory`` per backend, the result
+    ``quality`` the final ``lower_bound_`` (Gaussian mixtures) or inertia (k-means)
+    per backend, after ``n_iter`` iterations; ``lower_bounds`` (Gaussian
+    mixtures) the ``lower_bounds_`` of that fit per backend; ``memory`` per
+    backend, the result
     of :func:`~.memory.measure_memory`; ``probe`` the seconds of the scikit-learn
     thread probe per thread count; ``converged_n_iter`` (k-means) the iterations
     of the fit to convergence per backend.
@@ -26,6 +28,7 @@ class CaseResult:
     notes: list = field(default_factory=list)
     probe: dict = field(default_factory=dict)
     converged_n_iter: dict = field(default_factory=dict)
+    lower_bounds: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +74,7 @@ def to_json(run):
                 "notes": res.notes,
                 "probe": res.probe,
                 "converged_n_iter": res.converged_n_iter,
+                "lower_bounds": res.lower_bounds,
             }
         )
     if run.compile_times:
@@ -81,7 +85,8 @@ def to_json(run):
 def from_json(data):
     """Rebuild the :class:`Run` saved by :func:`to_json` (after a JSON round trip).
 
-    Files written before ``converged_n_iter`` was saved read back without it.
+    Files written before ``converged_n_iter`` or ``lower_bounds`` were saved read
+    back without them.
     """
     results = []
     for item in data["cases"]:
@@ -98,6 +103,7 @@ def from_json(data):
         res.notes = item["notes"]
         res.probe = {int(k): v for k, v in item.get("probe", {}).items()}
         res.converged_n_iter = item.get("converged_n_iter", {})
+        res.lower_bounds = item.get("lower_bounds", {})
         results.append(res)
     compile_times = None
     if "compile" in data:

@@ -1,7 +1,11 @@
 """The timed runs of one case, backends alternating inside each repeat.
 
 - time per EM iteration = (time at ``max_iter=a+m`` minus time at ``max_iter=a``)
-  / m, per repeat, then the median over repeats (in the report);
+  / m, per repeat, then the median over repeats (in the report); the same for
+  BayesianGaussianMixture's variational iterations;
+- GaussianMixture and BayesianGaussianMixture record both fits' final
+  ``lower_bound_`` and ``lower_bounds_`` (the first repeat's longer fit): from
+  the same start they agree to rounding, so a fast but wrong kernel shows;
 - for k-means also a whole fit to convergence (scikit-learn's default
   ``tol=1e-4``, ``max_iter=300``) from the same start, and its time per
   iteration: k-means iterations get cheaper for fastem as the centers settle
@@ -11,14 +15,19 @@
 import gc
 import time
 
+import numpy as np
+
 from .backends import (
     CONVERGED_MAX_ITER,
     CONVERGED_TOL,
+    FASTEM_NAMES,
     estep,
     faiss_available,
     fastem_available,
+    fit_bgmm,
     fit_gmm,
     fit_kmeans,
+    lower_bounds,
     sklearn_estep_model,
     threads,
 )
@@ -33,6 +42,10 @@ SKLEARN_THREADS = (1, 2)
 PROBE_ROWS = 200_000
 #: Rows of the warm-up fits (JIT compilation, first touch).
 WARMUP_ROWS = 4096
+#: Relative tolerance within which both backends' ``lower_bounds_`` must agree.
+AGREEMENT_RTOL = 1e-6
+#: Measures of a fitted mixture, after the fits (GaussianMixture adds "estep").
+PREDICT_MEASURES = ("predict_proba", "score_samples")
 
 
 def timed(fn, *args):
@@ -55,8 +68,7 @@ def configs(case, skip):
     Backends that cannot run are left out and the reason appended to ``skip``.
     """
     pairs = [("sklearn", t) for t in SKLEARN_THREADS]
-    what = "GaussianMixture" if case.model == "gmm" else "KMeans"
-    reason = fastem_available(what)
+    reason = fastem_available(FASTEM_NAMES[case.model])
     if reason is None:
         pairs.append(("fastem", FASTEM_THREADS))
     else:
@@ -72,11 +84,59 @@ def configs(case, skip):
     return pairs
 
 
-def _fit(case, backend, X, start, max_iter, tol=0.0):
-    """Fit ``case``'s model on ``backend`` from ``start`` (parameters or centers)."""
+def case_start(case, X):
+    """Return the common start of ``case`` on ``X``.
+
+    GaussianMixture: the initial parameters; k-means: the initial centers;
+    BayesianGaussianMixture: its number of components (the start is
+    ``init_params='random_from_data'`` with the same seed, see
+    :func:`~.backends.make_bgmm`).
+    """
+    if case.model == "gmm":
+        return initial_parameters(X, case.k, case.covariance_type)
+    if case.model == "bgmm":
+        return case.k
+    return initial_centers(X, case.k)
+
+
+def fit_case(case, backend, X, start, max_iter, tol=0.0):
+    """Fit ``case``'s model on ``backend`` from ``start`` (see :func:`case_start`).
+
+    Returns the fitted mixture, or k-means' ``(centers, n_iter)``.
+    """
     if case.model == "gmm":
         return fit_gmm(backend, case.covariance_type, X, start, max_iter)
+    if case.model == "bgmm":
+        return fit_bgmm(backend, case.covariance_type, X, start, max_iter)
     return fit_kmeans(backend, X, start, max_iter, tol)
+
+
+def lower_bounds_difference(fits):
+    """Largest relative difference between the backends' ``lower_bounds_``.
+
+    ``fits`` maps a backend to its list of lower bounds; each is compared with
+    scikit-learn's, iteration by iteration. ``None`` when there is nothing to
+    compare (fewer than two backends with lower bounds); ``inf`` when the lists
+    differ in length.
+
+    Examples
+    --------
+    >>> lower_bounds_difference({"sklearn": [-2.0, -1.0], "fastem": [-2.0, -1.25]})
+    0.25
+    >>> lower_bounds_difference({"sklearn": [-2.0]}) is None
+    True
+    """
+    ref = fits.get("sklearn")
+    others = [v for b, v in fits.items() if b != "sklearn" and v]
+    if not ref or not others:
+        return None
+    worst = 0.0
+    for values in others:
+        if len(values) != len(ref):
+            return float("inf")
+        for a, b in zip(values, ref, strict=True):
+            worst = max(worst, abs(a - b) / max(abs(b), 1e-300))
+    return worst
 
 
 def warm_up(case, X, start, pairs):
@@ -84,10 +144,11 @@ def warm_up(case, X, start, pairs):
     small = X[:WARMUP_ROWS]
     for backend, count in pairs:
         with threads(backend, count):
-            model = _fit(case, backend, small, start, 2)
-            if case.model == "gmm":
+            model = fit_case(case, backend, small, start, 2)
+            if case.model in ("gmm", "bgmm"):
                 model.predict_proba(small)
                 model.score_samples(small)
+            if case.model == "gmm":
                 sk = sklearn_estep_model(case.covariance_type, start)
                 estep(backend, case.covariance_type, small, start, sk)
 
@@ -108,7 +169,7 @@ def probe_sklearn(case, X, start, counts, rounds=2):
     for _ in range(rounds):
         for count in counts:
             with threads("sklearn", count):
-                t, _ = timed(_fit, case, "sklearn", small, start, 2)
+                t, _ = timed(fit_case, case, "sklearn", small, start, 2)
             seconds[count] = min(t, seconds.get(count, t))
     return seconds
 
@@ -140,11 +201,10 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
     pairs = configs(case, result.notes)
     X = load_case_data(case, data_dir)
     result.shape = (X.shape[0], X.shape[1], case.k)
+    start = case_start(case, X)
+    mixture = case.model in ("gmm", "bgmm")
     if case.model == "gmm":
-        start = initial_parameters(X, case.k, case.covariance_type)
         sk_model = sklearn_estep_model(case.covariance_type, start)
-    else:
-        start = initial_centers(X, case.k)
     warm_up(case, X, start, pairs)
     if sklearn_threads == "probe":
         result.probe = probe_sklearn(case, X, start, SKLEARN_THREADS)
@@ -164,13 +224,14 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
         for config in order:  # fits at max_iter = a and a + m
             backend, count = config
             with threads(backend, count):
-                t_a, _ = timed(_fit, case, backend, X, start, a)
-                t_am, out = timed(_fit, case, backend, X, start, a + m)
+                t_a, _ = timed(fit_case, case, backend, X, start, a)
+                t_am, out = timed(fit_case, case, backend, X, start, a + m)
             record("fit", config, t_am)
             record("iteration", config, (t_am - t_a) / m)
-            if r == 0 and case.model == "gmm":
+            if r == 0 and mixture:
                 models[backend] = out
-                result.quality[backend] = float(out.lower_bound_)
+                result.quality[backend] = float(np.asarray(out.lower_bound_).item())
+                result.lower_bounds[backend] = lower_bounds(out)
                 result.n_iter[backend] = int(out.n_iter_)
             elif r == 0:
                 result.quality[backend] = inertia(X, out[0])
@@ -182,7 +243,7 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
                     continue
                 with threads(backend, count):
                     seconds, out = timed(
-                        _fit,
+                        fit_case,
                         case,
                         backend,
                         X,
@@ -193,8 +254,16 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
                 record("converged", config, seconds)
                 record("converged iteration", config, seconds / out[1])
                 result.converged_n_iter[backend] = int(out[1])
-        if case.model == "gmm":
-            for measure in ("predict_proba", "score_samples", "estep"):
+        if r == 0 and mixture:
+            worst = lower_bounds_difference(result.lower_bounds)
+            if worst is not None and not worst <= AGREEMENT_RTOL:
+                log(
+                    f"  WARNING {case.name}: lower_bounds_ differ between the "
+                    f"backends (max relative difference {worst:.2e})"
+                )
+        if mixture:
+            extra = ("estep",) if case.model == "gmm" else ()
+            for measure in PREDICT_MEASURES + extra:
                 for config in order:
                     backend, count = config
                     cov = case.covariance_type
