@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _init, kernels
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
-from .kernels._stats import stats_from_source
+from .kernels._stats import stats_from_rows, stats_from_source
 
 #: The initialisations scikit-learn's mixtures offer.
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -228,8 +228,19 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                     if sample_weight is None
                     else sample_weight / sample_weight.sum()
                 )
-                indices = random_state.choice(n_samples, size=k, replace=False, p=p)
-            source = _init.chosen_rows_source(indices, k)
+                # A copy: choice's result is a view of an n-sized permutation.
+                indices = np.array(
+                    random_state.choice(n_samples, size=k, replace=False, p=p)
+                )
+            stats = stats_from_rows(
+                X,
+                sample_weight,
+                indices,
+                self.covariance_type,
+                tied_raw_rest=True,
+            )
+            self._initialize(X, stats)
+            return
         stats = stats_from_source(
             X,
             sample_weight,

@@ -3,7 +3,7 @@
 scikit-learn builds an (n_samples, n_components) responsibility matrix to
 initialise a mixture. Here the responsibilities come from a *source*,
 ``source(start, stop)``, that yields them for a slab of rows (one-hot rows from
-labels or from a few chosen rows, or uniform draws taken from the RandomState in
+labels, or uniform draws taken from the RandomState in
 the same order as scikit-learn's single draw), so memory stays
 O(slab x n_components) and the same seed gives the same start. The statistics
 of a source are :func:`fastem.kernels._stats.stats_from_source`.
@@ -18,25 +18,6 @@ def one_hot_source(labels, n_components):
     def source(start, stop):
         resp = np.zeros((stop - start, n_components))
         resp[np.arange(stop - start), labels[start:stop]] = 1.0
-        return resp
-
-    return source
-
-
-def chosen_rows_source(indices, n_components):
-    """Return a source with a one-hot row for each chosen row, zeros elsewhere.
-
-    Row ``indices[k]`` belongs to component ``k`` (scikit-learn's
-    'random_from_data' and 'k-means++' starts); no array of n_samples is made.
-    """
-    order = np.argsort(indices)
-    rows = np.asarray(indices)[order]
-    components = np.arange(n_components)[order]
-
-    def source(start, stop):
-        resp = np.zeros((stop - start, n_components))
-        lo, hi = np.searchsorted(rows, [start, stop])
-        resp[rows[lo:hi] - start, components[lo:hi]] = 1.0
         return resp
 
     return source

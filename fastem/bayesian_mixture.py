@@ -226,6 +226,14 @@ variational_m_step`) from statistics centred on the component means, so data
             self.mean_precision_prior_ = 1.0
         else:
             self.mean_precision_prior_ = self.mean_precision_prior
+        moments = None
+        if self.mean_prior is None or self.covariance_prior is None:
+            moments = self._data_moments(X, sample_weight)
+        if self.mean_prior is None:
+            self.mean_prior_ = moments[0]
+        else:
+            self.mean_prior_ = as_float_array(self.mean_prior, "mean_prior")
+            check_shape(self.mean_prior_, (n_features,), "means")
         dof = self.degrees_of_freedom_prior
         if dof is None:
             self.degrees_of_freedom_prior_ = n_features
@@ -236,14 +244,6 @@ variational_m_step`) from statistics centred on the component means, so data
                 "The parameter 'degrees_of_freedom_prior' should be greater than "
                 f"{n_features - 1}, but got {dof:.3f}."
             )
-        moments = None
-        if self.mean_prior is None or self.covariance_prior is None:
-            moments = self._data_moments(X, sample_weight)
-        if self.mean_prior is None:
-            self.mean_prior_ = moments[0]
-        else:
-            self.mean_prior_ = as_float_array(self.mean_prior, "mean_prior")
-            check_shape(self.mean_prior_, (n_features,), "means")
         if self.covariance_prior is None:
             self.covariance_prior_ = moments[1]
         else:

@@ -322,3 +322,36 @@ def test_adding_a_non_statistic_raises(make_params):
         _call(X, params, norm, "diag") + np.ones(2)
     with pytest.raises(TypeError):
         kernels.merge([_call(X, params, norm, "diag"), "garbage"])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("indices", [[7, 250, 3, 499], [7, 250, 7, 0]])
+def test_stats_from_rows_equal_a_one_hot_pass(
+    covariance_type, weighted, indices, monkeypatch
+):
+    # The 'random_from_data' and 'k-means++' starts read only the chosen rows;
+    # they must give what a full pass over one-hot responsibilities gives.
+    monkeypatch.setattr(_config, "SLAB_ROWS", 97)  # several slabs of rows
+    rng = np.random.default_rng(9)
+    X = rng.normal(0, 1, (500, 3)) + 50.0
+    weights = rng.uniform(0.5, 2.0, 500) if weighted else None
+    resp = np.zeros((500, 4))
+    resp[indices, np.arange(4)] = 1.0
+    for tied_raw_rest in (False, True):
+        expected = _stats.stats_from_source(
+            X,
+            weights,
+            lambda start, stop: resp[start:stop],
+            covariance_type,
+            n_components=4,
+            tied_raw_rest=tied_raw_rest,
+        )
+        got = _stats.stats_from_rows(
+            X, weights, indices, covariance_type, tied_raw_rest=tied_raw_rest
+        )
+        assert_array_equal(got.means, expected.means)
+        assert_array_equal(got.nk, expected.nk)
+        assert got.weight == expected.weight
+        assert_allclose(got.sum_dev, expected.sum_dev, rtol=1e-12, atol=1e-25)
+        scale = np.abs(expected.scatter).max()
+        assert_allclose(got.scatter, expected.scatter, rtol=1e-13, atol=1e-13 * scale)

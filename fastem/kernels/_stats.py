@@ -352,6 +352,60 @@ def stats_from_source(
     )
 
 
+def stats_from_rows(X, sample_weight, indices, covariance_type, *, tied_raw_rest=False):
+    """Statistics of one-hot responsibilities on chosen rows, reading only them.
+
+    Row ``indices[k]`` has responsibility 1 for component ``k``, every other row
+    none (scikit-learn's 'random_from_data' and 'k-means++' starts). The same
+    numbers as :func:`stats_from_source` with one-hot rows on the chosen rows
+    and zeros elsewhere, without its passes over ``X``: only
+    the k chosen rows are read, except for 'tied' with ``tied_raw_rest``, whose
+    extra ``sum_i (1 - sum_k r_ik) w_i x_i x_i^T`` is one pass of ``X^T W X``
+    products over slabs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    indices : array-like of int, shape (n_components,)
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    tied_raw_rest : bool, default=False
+        As for :func:`stats_from_source`.
+
+    Returns
+    -------
+    SuffStats
+    """
+    n_samples, n_features = X.shape
+    indices = np.asarray(indices, dtype=np.intp)
+    rows = np.asarray(X[indices], dtype=np.float64)
+    nk = np.ones(len(indices)) if sample_weight is None else sample_weight[indices]
+    nk = np.array(nk, dtype=np.float64)
+    means = (nk[:, None] * rows) / (nk + NK_EPS)[:, None]
+    dev = rows - means
+    sum_dev = nk[:, None] * dev
+    if covariance_type in ("full", "tied"):
+        scatter = (nk[:, None, None] * dev[:, :, None]) * dev[:, None, :]
+    else:
+        scatter = nk[:, None] * (dev * dev)
+    if covariance_type == "tied":
+        scatter = scatter.sum(axis=0)
+        if tied_raw_rest:
+            chosen = np.sort(indices)
+            for start, stop in slabs(n_samples, 8 * n_features):
+                rest = np.ones(stop - start)
+                lo, hi = np.searchsorted(chosen, [start, stop])
+                np.subtract.at(rest, chosen[lo:hi] - start, 1.0)
+                if sample_weight is not None:
+                    rest = rest * sample_weight[start:stop]
+                xs = np.asarray(X[start:stop], dtype=np.float64)
+                scatter += (xs * rest[:, None]).T @ xs
+    total = n_samples if sample_weight is None else float(sample_weight.sum())
+    return SuffStats(
+        covariance_type, means, nk, sum_dev, scatter, 0.0, total, dtype=X.dtype
+    )
+
+
 def _weighted(resp, sample_weight, start, stop):
     if sample_weight is None:
         return resp

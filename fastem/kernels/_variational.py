@@ -113,7 +113,7 @@ def default_prior_moments(X, sample_weight, covariance_type):
     n_samples, n_features = X.shape
 
     def weighted_slabs():
-        for start, stop in slabs(n_samples):
+        for start, stop in slabs(n_samples, 8 * n_features):
             rows = np.asarray(X[start:stop], dtype=np.float64)
             w = None if sample_weight is None else sample_weight[start:stop]
             yield rows, w
