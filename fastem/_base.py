@@ -223,15 +223,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                     X, k, sample_weight=sample_weight, random_state=random_state
                 )
             else:
-                p = (
-                    None
-                    if sample_weight is None
-                    else sample_weight / sample_weight.sum()
-                )
-                # A copy: choice's result is a view of an n-sized permutation.
-                indices = np.array(
-                    random_state.choice(n_samples, size=k, replace=False, p=p)
-                )
+                indices = _init.choose_rows(random_state, n_samples, k, sample_weight)
             stats = stats_from_rows(
                 X,
                 sample_weight,

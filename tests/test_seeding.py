@@ -76,3 +76,23 @@ def test_one_cluster_and_float32():
     centers, indices = kmeans_plusplus(X, 1, random_state=np.random.RandomState(0))
     assert centers.dtype == np.float64
     assert_array_equal(centers[0], X[indices[0]].astype(np.float64))
+
+
+@pytest.mark.parametrize("n_samples, k", [(1, 1), (10, 3), (1000, 7), (70_001, 64)])
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_choose_rows_is_random_state_choice(n_samples, k, seed):
+    # 'random_from_data' must draw the rows scikit-learn draws and leave the
+    # RandomState where choice leaves it (the next initialisation draws next).
+    from fastem._init import choose_rows
+
+    ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+    got = choose_rows(ours, n_samples, k)
+    expected = theirs.choice(n_samples, size=k, replace=False)
+    assert_array_equal(got, expected)
+    assert got.dtype == np.int64
+    assert ours.randint(1 << 30) == theirs.randint(1 << 30)
+    weights = np.random.default_rng(seed).uniform(0.1, 1.0, n_samples)
+    got = choose_rows(ours, n_samples, k, weights)
+    p = weights / weights.sum()
+    expected = theirs.choice(n_samples, size=k, replace=False, p=p)
+    assert_array_equal(got, expected)

@@ -355,3 +355,28 @@ def test_stats_from_rows_equal_a_one_hot_pass(
         assert_allclose(got.sum_dev, expected.sum_dev, rtol=1e-12, atol=1e-25)
         scale = np.abs(expected.scatter).max()
         assert_allclose(got.scatter, expected.scatter, rtol=1e-13, atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("entropy", [False, True])
+def test_waves_of_chunks_give_the_same_statistics(
+    covariance_type, entropy, make_params, monkeypatch
+):
+    # Bounding the chunk buffers alive at once must not change a bit.
+    X, params, norm = _problem(20_011, 5, 6, covariance_type, make_params, seed=10)
+    weights = np.random.default_rng(10).uniform(0.0, 2.0, X.shape[0])
+    from fastem.kernels import _gaussian
+
+    one = _call(
+        X, params, norm, covariance_type, sample_weight=weights, entropy=entropy
+    )
+
+    size = _gaussian._STATS_SIZE[covariance_type](6, 5)
+    assert n_chunks_for(X.shape[0], size) == 10  # 20,011 rows: 10 uneven chunks
+    for wave_chunks in (1, 3, 4, 9):
+        monkeypatch.setattr(_gaussian, "WAVE_BYTES", 8 * size * wave_chunks)
+        waves = _call(
+            X, params, norm, covariance_type, sample_weight=weights, entropy=entropy
+        )
+        for a, b in zip(_fields(waves), _fields(one), strict=True):
+            assert_array_equal(a, b)
+        assert waves.entropy == one.entropy

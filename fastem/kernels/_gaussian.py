@@ -22,7 +22,6 @@ from .._kernels import diag as _diag
 from .._kernels import full as _full
 from .._kernels import tied as _tied
 from .._kernels._pass import em_pass
-from .._kernels._reduce import merge as _merge_chunks
 from .._kernels._reduce import n_chunks_for
 from ._stats import SuffStats, check_covariance_type, stats_from_source
 
@@ -188,6 +187,7 @@ def _run(
     norm,
     covariance_type,
     *,
+    n_chunks=None,
     stats_size=0,
     with_entropy=False,
     lse_out=_NO_WEIGHTS,
@@ -200,7 +200,8 @@ def _run(
         resp_out = np.empty((0, k))
     if labels_out is None:
         labels_out = np.empty(0, dtype=np.int64)
-    n_chunks = n_chunks_for(X.shape[0], max(stats_size, 1))
+    if n_chunks is None:
+        n_chunks = n_chunks_for(X.shape[0], max(stats_size, 1))
     with kernel_region(uses_blas=covariance_type == "full"):
         return em_pass(
             X,
@@ -214,6 +215,60 @@ def _run(
             resp_out,
             labels_out,
         )
+
+
+#: Bytes of chunk buffers one call of the compiled pass may hold. Above it the
+#: chunks run in waves: consecutive groups of chunks, one parallel call each,
+#: added to the running total in chunk order. The chunks and the order of the
+#: additions are those of one call, so the statistics are the same bit for bit;
+#: only fewer buffers are alive (full, d=16, k=64: 4.5 MiB instead of 9).
+WAVE_BYTES = 1 << 23
+
+
+def _chunk_start(n_samples, n_chunks, chunk):
+    """First row of ``chunk`` (as :func:`fastem._kernels._reduce.chunk_bounds`)."""
+    base, extra = divmod(n_samples, n_chunks)
+    return chunk * base + min(chunk, extra)
+
+
+def _stats_in_waves(X, weights, means, chol, norm, covariance_type, size, entropy):
+    """Return the merged statistics and totals of one pass, run in waves.
+
+    A wave of consecutive chunks is the pass over their rows split into as many
+    chunks: the row counts of ``chunk_bounds`` (the first ``n % n_chunks``
+    chunks one row longer) come out the same for any group of consecutive
+    chunks, so every chunk is the one-call chunk.
+    """
+    n_samples = X.shape[0]
+    n_chunks = n_chunks_for(n_samples, max(size, 1))
+    per_wave = max(1, WAVE_BYTES // (8 * max(size, 1)))
+    n_waves = -(-n_chunks // per_wave)
+    per_wave = -(-n_chunks // n_waves)  # waves of even size
+    merged = totals = None
+    for first in range(0, n_chunks, per_wave):
+        last = min(first + per_wave, n_chunks)
+        start = _chunk_start(n_samples, n_chunks, first)
+        stop = _chunk_start(n_samples, n_chunks, last)
+        stats, wave_totals = _run(
+            X[start:stop],
+            weights[start:stop] if weights.shape[0] else weights,
+            means,
+            chol,
+            norm,
+            covariance_type,
+            n_chunks=last - first,
+            stats_size=size,
+            with_entropy=entropy,
+        )
+        for chunk in range(last - first):  # as _reduce.merge, across waves
+            if merged is None:
+                merged = np.array(stats[0], dtype=np.float64, copy=True)
+                totals = np.array(wave_totals[0], dtype=np.float64, copy=True)
+                continue
+            merged += stats[chunk]
+            totals += wave_totals[chunk]
+        del stats, wave_totals  # free this wave's buffers before the next
+    return merged, totals
 
 
 def suff_stats(
@@ -265,20 +320,11 @@ def suff_stats(
     if not isinstance(entropy, (bool, np.bool_)):
         raise TypeError(f"entropy must be True or False, got {entropy!r}.")
     size = _STATS_SIZE[covariance_type](*means.shape)
-    stats, totals = _run(
-        X,
-        weights,
-        means,
-        chol,
-        norm,
-        covariance_type,
-        stats_size=size,
-        with_entropy=bool(entropy),
+    merged, totals = _stats_in_waves(
+        X, weights, means, chol, norm, covariance_type, size, bool(entropy)
     )
-    nk, sum_dev, scatter, between = _unpack(
-        covariance_type, means, _merge_chunks(stats)
-    )
-    log_likelihood, entropy_sum, weight = _merge_chunks(totals)
+    nk, sum_dev, scatter, between = _unpack(covariance_type, means, merged)
+    log_likelihood, entropy_sum, weight = totals
     return SuffStats(
         covariance_type,
         means,
