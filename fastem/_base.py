@@ -65,6 +65,31 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     #: Names of the fitted array attributes stored in the data's dtype.
     _parameter_names = ()
 
+    def __init__(
+        self,
+        n_components,
+        tol,
+        reg_covar,
+        max_iter,
+        n_init,
+        init_params,
+        random_state,
+        warm_start,
+        verbose,
+        verbose_interval,
+    ):
+        # The parameters every mixture has (scikit-learn's BaseMixture's).
+        self.n_components = n_components
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
     # -- the hooks --------------------------------------------------------------
 
     @abstractmethod

@@ -15,6 +15,7 @@ degrees-of-freedom terms, ``-d / (2 beta_k)``) to the same vector.
 
 import math
 
+import numba
 import numpy as np
 
 from .._config import kernel_region
@@ -221,7 +222,8 @@ def _run(
 #: chunks run in waves: consecutive groups of chunks, one parallel call each,
 #: added to the running total in chunk order. The chunks and the order of the
 #: additions are those of one call, so the statistics are the same bit for bit;
-#: only fewer buffers are alive (full, d=16, k=64: 4.5 MiB instead of 9).
+#: only fewer buffers are alive (full, d=16, k=64, two threads: 8 MiB and a
+#: small second wave instead of 9 MiB at once; d=64, k=32: 6 MiB instead of 15).
 WAVE_BYTES = 1 << 23
 
 
@@ -242,8 +244,12 @@ def _stats_in_waves(X, weights, means, chol, norm, covariance_type, size, entrop
     n_samples = X.shape[0]
     n_chunks = n_chunks_for(n_samples, max(size, 1))
     per_wave = max(1, WAVE_BYTES // (8 * max(size, 1)))
-    n_waves = -(-n_chunks // per_wave)
-    per_wave = -(-n_chunks // n_waves)  # waves of even size
+    if per_wave < n_chunks:
+        # Whole rounds of the threads (the chunks are scheduled statically), so
+        # that waves take as many rounds as one call; the statistics do not
+        # depend on the wave size.
+        threads = numba.get_num_threads()
+        per_wave = max(threads, per_wave // threads * threads)
     merged = totals = None
     for first in range(0, n_chunks, per_wave):
         last = min(first + per_wave, n_chunks)
