@@ -121,6 +121,28 @@ def check_shape(array, shape, name):
         )
 
 
+def check_precision(values, covariance_type):
+    """Raise scikit-learn's ``ValueError`` unless ``values`` are valid precisions.
+
+    'full' and 'tied': every trailing (d, d) matrix symmetric positive definite;
+    'diag' and 'spherical': every value positive. The message names
+    ``'<covariance_type> precision'``, as scikit-learn's does for both
+    ``precisions_init`` and ``covariance_prior``.
+    """
+    if covariance_type in ("full", "tied"):
+        for matrix in values.reshape((-1,) + values.shape[-2:]):
+            if not (
+                np.allclose(matrix, matrix.T)
+                and np.all(np.linalg.eigvalsh(matrix) > 0.0)
+            ):
+                raise ValueError(
+                    f"'{covariance_type} precision' should be symmetric, "
+                    "positive-definite"
+                )
+    elif np.any(values <= 0.0):
+        raise ValueError(f"'{covariance_type} precision' should be positive")
+
+
 def as_float_array(array, name, dtype=np.float64):
     """Convert a user-given parameter array to a finite float array.
 

@@ -4,7 +4,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEMMixture
-from ._validation import BAYESIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
+from ._validation import (
+    BAYESIAN_MIXTURE_CONSTRAINTS,
+    as_float_array,
+    check_precision,
+    check_shape,
+)
 from .kernels import _mstep
 from .kernels._variational import (
     VariationalParameters,
@@ -274,15 +279,7 @@ variational_m_step`) from statistics centred on the component means, so data
         prior = as_float_array(self.covariance_prior, f"{cov_type} covariance_prior")
         shape = (n_features,) * (2 if cov_type in ("full", "tied") else 1)
         check_shape(prior, shape, f"{cov_type} covariance_prior")
-        if cov_type == "diag":
-            if np.any(prior <= 0.0):
-                raise ValueError(f"'{cov_type} precision' should be positive")
-        elif not (
-            np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0.0)
-        ):
-            raise ValueError(
-                f"'{cov_type} precision' should be symmetric, positive-definite"
-            )
+        check_precision(prior, cov_type)
         return prior
 
     def _prior(self):

@@ -6,7 +6,12 @@ import numpy as np
 
 from . import kernels
 from ._base import BaseEMMixture
-from ._validation import GAUSSIAN_MIXTURE_CONSTRAINTS, as_float_array, check_shape
+from ._validation import (
+    GAUSSIAN_MIXTURE_CONSTRAINTS,
+    as_float_array,
+    check_precision,
+    check_shape,
+)
 from .kernels import _mstep
 from .kernels._stats import NK_EPS
 
@@ -184,19 +189,7 @@ class GaussianMixture(BaseEMMixture):
                 "spherical": (k,),
             }[cov_type]
             check_shape(precisions, shape, name)
-            if cov_type in ("full", "tied"):
-                stack = precisions if cov_type == "full" else precisions[None]
-                for matrix in stack:
-                    if not (
-                        np.allclose(matrix, matrix.T)
-                        and np.all(np.linalg.eigvalsh(matrix) > 0.0)
-                    ):
-                        raise ValueError(
-                            f"'{cov_type} precision' should be symmetric, "
-                            "positive-definite"
-                        )
-            elif np.any(precisions <= 0.0):
-                raise ValueError(f"'{cov_type} precision' should be positive")
+            check_precision(precisions, cov_type)
             self._precisions_init = precisions
 
     # -- the model's hooks (see fastem._base) -----------------------------------
