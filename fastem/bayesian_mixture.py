@@ -14,7 +14,8 @@ from .kernels import _mstep
 from .kernels._variational import (
     VariationalParameters,
     VariationalPrior,
-    default_prior_moments,
+    data_covariance,
+    data_mean,
     expected_log_weights,
     log_predictive_density,
     log_prob_constant,
@@ -233,11 +234,8 @@ variational_m_step`) from statistics centred on the component means, so data
             self.mean_precision_prior_ = 1.0
         else:
             self.mean_precision_prior_ = self.mean_precision_prior
-        moments = None
-        if self.mean_prior is None or self.covariance_prior is None:
-            moments = self._data_moments(X, sample_weight)
         if self.mean_prior is None:
-            self.mean_prior_ = moments[0]
+            self.mean_prior_ = data_mean(X, sample_weight)
         else:
             self.mean_prior_ = as_float_array(self.mean_prior, "mean_prior")
             check_shape(self.mean_prior_, (n_features,), "means")
@@ -252,19 +250,23 @@ variational_m_step`) from statistics centred on the component means, so data
                 f"{n_features - 1}, but got {dof:.3f}."
             )
         if self.covariance_prior is None:
-            self.covariance_prior_ = moments[1]
+            self.covariance_prior_ = self._default_covariance_prior(X, sample_weight)
         else:
             self.covariance_prior_ = self._checked_covariance_prior(n_features)
 
-    def _data_moments(self, X, sample_weight):
+    def _default_covariance_prior(self, X, sample_weight):
+        """Return the data's covariance, taken about the data's own mean."""
         if sample_weight is not None and sample_weight.sum() <= 1.0:
-            if self.covariance_prior is None:
-                raise ValueError(
-                    "The default covariance_prior (the data's covariance) needs "
-                    "a total sample_weight above 1, got "
-                    f"{sample_weight.sum():.3g}; pass covariance_prior."
-                )
-        return default_prior_moments(X, sample_weight, self.covariance_type)
+            raise ValueError(
+                "The default covariance_prior (the data's covariance) needs "
+                "a total sample_weight above 1, got "
+                f"{sample_weight.sum():.3g}; pass covariance_prior."
+            )
+        if self.mean_prior is None:  # mean_prior_ is the data's mean already
+            mean = self.mean_prior_
+        else:
+            mean = data_mean(X, sample_weight)
+        return data_covariance(X, sample_weight, mean, self.covariance_type)
 
     def _checked_covariance_prior(self, n_features):
         cov_type = self.covariance_type

@@ -88,53 +88,70 @@ class VariationalParameters(NamedTuple):
     precisions_cholesky: np.ndarray
 
 
-def default_prior_moments(X, sample_weight, covariance_type):
-    """Return the data's mean and covariance, scikit-learn's default priors.
+def _weighted_slabs(X, sample_weight):
+    """Yield float64 slabs of rows of ``X`` and their weights (or None)."""
+    n_samples, n_features = X.shape
+    for start, stop in slabs(n_samples, 8 * n_features):
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        yield np.asarray(X[start:stop], dtype=np.float64), weights
 
-    ``mean_prior`` defaults to the mean of ``X`` and ``covariance_prior`` to its
-    unbiased covariance (``np.cov(X.T)``; for 'diag' the variances, for
-    'spherical' their mean). Computed in two passes of slabs (the mean, then
-    the scatter about it) in float64, so offset data keep their digits and no
-    copy of ``X`` is made; with ``sample_weight`` an integer weight counts as
-    that many copies of the row.
+
+def data_mean(X, sample_weight):
+    """Return the (weighted) mean of the rows, scikit-learn's default ``mean_prior``.
+
+    Summed over slabs in float64; with ``sample_weight`` an integer weight
+    counts as that many copies of the row.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+    """
+    total = 0.0
+    sums = np.zeros(X.shape[1])
+    for rows, w in _weighted_slabs(X, sample_weight):
+        total += rows.shape[0] if w is None else w.sum()
+        sums += rows.sum(axis=0) if w is None else w @ rows
+    return sums / total
+
+
+def data_covariance(X, sample_weight, mean, covariance_type):
+    """Return the unbiased covariance of the rows, the default ``covariance_prior``.
+
+    scikit-learn's ``np.cov(X.T)``; for 'diag' the variances, for 'spherical'
+    their mean. One pass over slabs accumulates the scatter about ``mean`` (the
+    data's mean, :func:`data_mean`) in float64, so offset data keep their digits
+    and no copy of ``X`` is made. With ``sample_weight`` an integer weight counts
+    as that many copies of the row; the total weight must exceed 1.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    mean : ndarray of shape (n_features,)
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
 
     Returns
     -------
-    mean : ndarray of shape (n_features,)
-    covariance : ndarray or float
+    ndarray or float
         Shaped as :attr:`VariationalPrior.covariance`.
     """
-    n_samples, n_features = X.shape
-
-    def weighted_slabs():
-        for start, stop in slabs(n_samples, 8 * n_features):
-            rows = np.asarray(X[start:stop], dtype=np.float64)
-            w = None if sample_weight is None else sample_weight[start:stop]
-            yield rows, w
-
-    total = 0.0
-    sums = np.zeros(n_features)
-    for rows, w in weighted_slabs():
-        total += rows.shape[0] if w is None else w.sum()
-        sums += rows.sum(axis=0) if w is None else w @ rows
-    mean = sums / total
+    n_features = X.shape[1]
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
     full = covariance_type in ("full", "tied")
     scatter = np.zeros((n_features, n_features) if full else n_features)
-    for rows, w in weighted_slabs():
+    for rows, w in _weighted_slabs(X, sample_weight):
         dev = rows - mean
         weighted = dev if w is None else dev * w[:, None]
         scatter += weighted.T @ dev if full else np.einsum("ij,ij->j", weighted, dev)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        covariance = scatter / (total - 1.0)
+    covariance = scatter / (total - 1.0)
     if covariance_type == "spherical":
-        covariance = float(covariance.mean())
-    return mean, covariance
+        return float(covariance.mean())
+    return covariance
 
 
 def weight_concentration(nk, prior):
