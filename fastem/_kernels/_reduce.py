@@ -54,20 +54,26 @@ def chunk_bounds(n_samples, n_chunks, chunk):
     return start, stop
 
 
-def merge(buffers):
+def merge(buffers, into=None):
     """Sum per-chunk buffers in chunk order (axis 0), serially.
 
     Parameters
     ----------
     buffers : ndarray of shape (n_chunks, ...)
         One buffer per chunk.
+    into : ndarray, default=None
+        The running sum of the chunks before these (added to in place), so that
+        buffers arriving in groups merge exactly as one array of them would.
 
     Returns
     -------
     ndarray
         The sum over chunks, accumulated chunk by chunk in float64.
     """
-    total = np.array(buffers[0], dtype=np.float64, copy=True)
-    for chunk in range(1, buffers.shape[0]):
-        total += buffers[chunk]
-    return total
+    first = 0
+    if into is None:
+        into = np.array(buffers[0], dtype=np.float64, copy=True)
+        first = 1
+    for chunk in range(first, buffers.shape[0]):
+        into += buffers[chunk]
+    return into

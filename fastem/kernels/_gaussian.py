@@ -23,7 +23,7 @@ from .._kernels import diag as _diag
 from .._kernels import full as _full
 from .._kernels import tied as _tied
 from .._kernels._pass import em_pass
-from .._kernels._reduce import n_chunks_for
+from .._kernels._reduce import merge, n_chunks_for
 from ._stats import SuffStats, check_covariance_type, stats_from_source
 
 _NO_WEIGHTS = np.empty(0)
@@ -266,13 +266,8 @@ def _stats_in_waves(X, weights, means, chol, norm, covariance_type, size, entrop
             stats_size=size,
             with_entropy=entropy,
         )
-        for chunk in range(last - first):  # as _reduce.merge, across waves
-            if merged is None:
-                merged = np.array(stats[0], dtype=np.float64, copy=True)
-                totals = np.array(wave_totals[0], dtype=np.float64, copy=True)
-                continue
-            merged += stats[chunk]
-            totals += wave_totals[chunk]
+        merged = merge(stats, into=merged)
+        totals = merge(wave_totals, into=totals)
         del stats, wave_totals  # free this wave's buffers before the next
     return merged, totals
 
