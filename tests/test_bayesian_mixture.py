@@ -263,6 +263,34 @@ def test_variational_update_matches_naive(prior_type, covariance_type, dtype):
     assert_allclose(resp_k, expected_resp, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(prior="prior"), TypeError, "prior must be a VariationalPrior"),
+        (dict(reg_covar=-1.0), ValueError, "reg_covar must be a non-negative"),
+        (dict(reg_covar="small"), ValueError, "reg_covar must be a non-negative"),
+        (dict(prior_type="dirichlet"), ValueError, "weight_concentration_prior_type"),
+        (dict(mean=np.zeros(3)), ValueError, r"prior.mean must have shape \(2,\)"),
+    ],
+)
+def test_variational_m_step_rejects_bad_input(change, error, match):
+    X = _data(n_per=20, seed=23, d=2)
+    resp = np.random.default_rng(23).dirichlet(np.ones(3), X.shape[0])
+    stats_ = kernels.stats_from_resp(X, resp, "full")
+    prior = kernels.VariationalPrior(
+        change.get("prior_type", "dirichlet_process"),
+        0.5,
+        1.0,
+        change.get("mean", np.zeros(2)),
+        2.0,
+        np.eye(2),
+    )
+    with pytest.raises(error, match=match):
+        kernels.variational_m_step(
+            stats_, change.get("prior", prior), change.get("reg_covar", 1e-6)
+        )
+
+
 def test_lower_bound_needs_the_entropy_statistic():
     X = _data(n_per=20, seed=9)
     bgm = BayesianGaussianMixture(n_components=2, max_iter=2).fit(X)
@@ -273,6 +301,8 @@ def test_lower_bound_needs_the_entropy_statistic():
         kernels.lower_bound(plain, bgm._get_parameters(), bgm._prior())
     with pytest.raises(TypeError, match="SuffStats"):
         kernels.variational_m_step("stats", bgm._prior(), 0.0)
+    with pytest.raises(TypeError, match="SuffStats"):
+        kernels.lower_bound("stats", bgm._get_parameters(), bgm._prior())
 
 
 # --- invariants ----------------------------------------------------------------------

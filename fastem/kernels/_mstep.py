@@ -53,6 +53,18 @@ def ill_defined_message(float32_input=False):
     return message
 
 
+def check_update_input(stats, reg_covar):
+    """Raise unless ``stats`` is a :class:`SuffStats` and ``reg_covar`` >= 0.
+
+    The checks every update from statistics (EM's, the variational one) makes
+    before any arithmetic.
+    """
+    if not isinstance(stats, SuffStats):
+        raise TypeError(f"stats must be a SuffStats, got {type(stats).__name__}.")
+    if not isinstance(reg_covar, numbers.Real) or not reg_covar >= 0:
+        raise ValueError(f"reg_covar must be a non-negative number, got {reg_covar!r}.")
+
+
 def new_means(stats):
     """``sum_i w_i r_ik x_i / (nk_k + 10 eps)``, written about the stats' means.
 
@@ -132,15 +144,12 @@ def m_step(stats: SuffStats, covariance_type, reg_covar):
            [11.]]), array([[1.],
            [1.]]))
     """
-    if not isinstance(stats, SuffStats):
-        raise TypeError(f"stats must be a SuffStats, got {type(stats).__name__}.")
+    check_update_input(stats, reg_covar)
     if covariance_type != stats.covariance_type:
         raise ValueError(
             f"covariance_type={covariance_type!r} does not match the statistics' "
             f"{stats.covariance_type!r}."
         )
-    if not isinstance(reg_covar, numbers.Real) or not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be a non-negative number, got {reg_covar!r}.")
     means = new_means(stats)
     covs = covariances(stats.about(means), reg_covar)
     chol = precisions_cholesky(

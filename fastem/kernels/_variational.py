@@ -25,7 +25,7 @@ from scipy.special import betaln, digamma, gammaln
 
 from .._config import slabs
 from ._gaussian import log_det_cholesky
-from ._mstep import covariances, new_means, precisions_cholesky
+from ._mstep import check_update_input, covariances, new_means, precisions_cholesky
 from ._stats import NK_EPS, SuffStats
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -220,6 +220,23 @@ def mixture_weights(concentration, prior_type):
     return concentration / np.sum(concentration)
 
 
+def _check_prior(prior, n_features):
+    """Raise unless ``prior`` is a :class:`VariationalPrior` fitting the data."""
+    if not isinstance(prior, VariationalPrior):
+        raise TypeError(
+            f"prior must be a VariationalPrior, got {type(prior).__name__}."
+        )
+    if prior.weight_concentration_prior_type not in WEIGHT_PRIOR_TYPES:
+        raise ValueError(
+            f"weight_concentration_prior_type must be one of {WEIGHT_PRIOR_TYPES}, "
+            f"got {prior.weight_concentration_prior_type!r}."
+        )
+    if np.shape(prior.mean) != (n_features,):
+        raise ValueError(
+            f"prior.mean must have shape ({n_features},), got {np.shape(prior.mean)}."
+        )
+
+
 def _wishart_scale(nk, xk, sk, mean_precision, prior, covariance_type):
     """``W_k^-1`` of the posterior (before dividing by ``nu_k``)."""
     beta0 = prior.mean_precision
@@ -282,8 +299,8 @@ def variational_m_step(stats: SuffStats, prior: VariationalPrior, reg_covar):
     >>> post.weight_concentration, post.mean_precision, post.means.ravel()
     (array([2.5, 2.5]), array([3., 3.]), array([2.66666667, 9.33333333]))
     """
-    if not isinstance(stats, SuffStats):
-        raise TypeError(f"stats must be a SuffStats, got {type(stats).__name__}.")
+    check_update_input(stats, reg_covar)
+    _check_prior(prior, stats.n_features)
     covariance_type = stats.covariance_type
     nk = stats.nk + NK_EPS
     xk = new_means(stats)
@@ -381,6 +398,8 @@ def lower_bound(stats: SuffStats, params: VariationalParameters, prior):
     -------
     float
     """
+    if not isinstance(stats, SuffStats):
+        raise TypeError(f"stats must be a SuffStats, got {type(stats).__name__}.")
     if stats.entropy is None:
         raise ValueError("The lower bound needs statistics taken with entropy=True.")
     covariance_type = stats.covariance_type
