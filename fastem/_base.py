@@ -50,7 +50,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _init, kernels
+from . import _init, _stream, kernels
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
 from .kernels._stats import stats_from_rows, stats_from_source
@@ -236,12 +236,15 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         elif init == "kmeans":
             from .kmeans import KMeans
 
-            labels = (
-                KMeans(n_clusters=k, n_init=1, random_state=random_state)
-                .fit(X, sample_weight=sample_weight)
-                .labels_
-            )
-            source = _init.one_hot_source(labels, k)
+            kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
+            if isinstance(X, _stream.Blocks):
+                # No n-sized labels: a slab's labels are its rows' nearest
+                # final centers (what ``labels_`` holds), recomputed per slab.
+                kmeans._fit(X, sample_weight, keep_labels=False)
+                source = _init.nearest_center_source(X, *kmeans._centers64)
+            else:
+                labels = kmeans.fit(X, sample_weight=sample_weight).labels_
+                source = _init.one_hot_source(labels, k)
         else:
             if init == "k-means++":
                 _, indices = kmeans_plusplus(
@@ -290,7 +293,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def _e_step(self, X, sample_weight):
         """One fused E-step: the statistics about the current means."""
         means, chol, norm = self._log_norm()
-        return kernels.suff_stats(
+        return _stream.suff_stats(
             X,
             means,
             chol,
@@ -301,6 +304,10 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
 
     def _fit(self, X, sample_weight):
+        with _stream.transaction(self):
+            return self._fit_data(X, sample_weight)
+
+    def _fit_data(self, X, sample_weight):
         self._validate_params()
         X = check_data(self, X, reset=True, ensure_min_samples=2)
         check_n_components(self.n_components, X.shape[0])
@@ -363,7 +370,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 "Try different init parameters, or increase max_iter, "
                 "tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self._set_parameters(best_params)
         self._store_dtype(X.dtype)
@@ -417,7 +424,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _predict_labels(self, X):
         means, chol, norm = self._log_norm()
-        return kernels.labels(X, means, chol, norm, self.covariance_type)
+        return _stream.labels(X, means, chol, norm, self.covariance_type)
 
     def predict(self, X):
         """Predict the most likely component of each row.
@@ -449,7 +456,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         X = self._check_predict_data(X)
         means, chol, norm = self._log_norm()
-        _, resp = kernels.log_resp(X, means, chol, norm, self.covariance_type)
+        _, resp = _stream.log_resp(X, means, chol, norm, self.covariance_type)
         return resp.astype(X.dtype, copy=False)
 
     def score_samples(self, X):
@@ -468,7 +475,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         X = self._check_predict_data(X)
         means, chol, norm = self._log_norm()
-        lse, _ = kernels.log_resp(
+        lse, _ = _stream.log_resp(
             X, means, chol, norm, self.covariance_type, return_resp=False
         )
         return lse.astype(X.dtype, copy=False)

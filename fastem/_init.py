@@ -23,6 +23,27 @@ def one_hot_source(labels, n_components):
     return source
 
 
+def nearest_center_source(X, centers, shift):
+    """Return a source with one-hot rows at each row's nearest center.
+
+    The labels a k-means fit ends with, recomputed for each slab instead of
+    kept for every row (for data read block by block). ``centers`` are float64
+    in the frame shifted by ``shift``, as the k-means kernels take them.
+    """
+    from .kernels._lloyd import _full_pass
+
+    n_components = centers.shape[0]
+
+    def source(start, stop):
+        rows = np.ascontiguousarray(X[start:stop])
+        labels = _full_pass(rows, np.empty(0), centers, shift, with_inertia=False)
+        resp = np.zeros((stop - start, n_components))
+        resp[np.arange(stop - start), labels.labels] = 1.0
+        return resp
+
+    return source
+
+
 def choose_rows(random_state, n_samples, n_components, sample_weight=None):
     """``random_state.choice(n_samples, n_components, replace=False, p=...)``.
 

@@ -20,6 +20,10 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
     wrong dimensionality and empty input raise ``ValueError`` (scikit-learn's
     messages); with ``reset=False`` a different number of features raises too.
 
+    A memmap or a non-NumPy 2-D array-like (h5py, zarr) is not converted: it is
+    returned as :class:`fastem._stream.Blocks`, read block by block by the
+    passes, its shape checked here and its values in the first pass.
+
     Parameters
     ----------
     estimator : BaseEstimator
@@ -34,8 +38,13 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
 
     Returns
     -------
-    ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous, \
+            or Blocks
     """
+    from ._stream import as_data, is_streamed
+
+    if is_streamed(X):
+        return as_data(X, estimator, reset=reset, ensure_min_samples=ensure_min_samples)
     X = validate_data(
         estimator,
         X,

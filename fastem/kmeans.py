@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._kernels._moments import column_mean_var
+from . import _stream
 from ._seeding import kmeans_plusplus
 from ._validation import (
     KMEANS_CONSTRAINTS,
@@ -24,6 +24,7 @@ from ._validation import (
 )
 from .kernels._lloyd import (
     LloydState,
+    LloydStep,
     _assigned_pass,
     _carried_pass,
     _distance_matrix,
@@ -49,7 +50,7 @@ def _tolerance(X, tol):
     """
     if tol == 0:
         return 0.0
-    return float(np.mean(column_mean_var(X)[1]) * tol)
+    return float(np.mean(_stream.column_mean_var(X)[1]) * tol)
 
 
 class KMeans(
@@ -289,6 +290,12 @@ class KMeans(
         # k-means++ and callables see the centered data, as in scikit-learn.
         result = []
         if callable(init):
+            if isinstance(X, _stream.Blocks):
+                raise ValueError(
+                    "A callable init needs the data in memory; for data read block "
+                    "by block (a memmap or an array-like) pass 'k-means++', "
+                    "'random' or an array of centers."
+                )
             # A user's callable needs the centered data itself.
             X_centered = X - X_mean
             for _ in range(n_init):
@@ -329,6 +336,11 @@ class KMeans(
         self : KMeans
             The fitted estimator.
         """
+        with _stream.transaction(self):
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight, *, keep_labels=True):
+        """Fit; without ``keep_labels`` (streamed data only) set no ``labels_``."""
         X = check_data(self, X, reset=True)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
@@ -350,7 +362,10 @@ class KMeans(
 
         # The kernels take distances around the column means (as scikit-learn
         # does on a centered copy) without copying the data.
-        X_mean = X.mean(axis=0)
+        if isinstance(X, _stream.Blocks):
+            X_mean = _stream.column_mean_var(X)[0].astype(X.dtype)
+        else:
+            X_mean = X.mean(axis=0)
         shift = X_mean.astype(np.float64)
         init_weight = None if weights is None else weights.astype(X.dtype)
         starts = self._initial_centers(X, X_mean, init_weight, random_state, n_init)
@@ -360,7 +375,8 @@ class KMeans(
         for centers_init in starts:
             if self.verbose:
                 print("Initialization complete")
-            run = _lloyd(
+            lloyd = _lloyd_blocks if isinstance(X, _stream.Blocks) else _lloyd
+            run = lloyd(
                 X,
                 kernel_weights,
                 centers_init,
@@ -368,14 +384,25 @@ class KMeans(
                 self.max_iter,
                 tol,
                 self.verbose,
+                **({} if keep_labels else {"keep_labels": False}),
             )
             labels, inertia = run[0], run[1]
             if best is None or (
                 inertia < best[1]
-                and not _same_clustering(labels, best[0], self.n_clusters)
+                and (
+                    labels is None
+                    or not _same_clustering(labels, best[0], self.n_clusters)
+                )
             ):
                 best = run
         labels, inertia, centers, n_iter = best
+        self._centers64 = (centers, shift)  # float64, in the frame of ``shift``
+        if labels is None:  # streamed, labels not kept
+            self.cluster_centers_ = (centers + shift).astype(X.dtype)
+            self._n_features_out = self.cluster_centers_.shape[0]
+            self.inertia_ = inertia
+            self.n_iter_ = n_iter
+            return self
 
         distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
@@ -415,7 +442,12 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        return _full_pass(X, np.empty(0), centers, shift, with_inertia=False).labels
+        out = np.empty(X.shape[0], dtype=np.int32)
+        for start, stop, block in _stream.row_blocks(X):
+            _full_pass(
+                block, np.empty(0), centers, shift, out[start:stop], with_inertia=False
+            )
+        return out
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the label of every training row.
@@ -452,7 +484,12 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        return _distance_matrix(X, centers, shift)
+        if not isinstance(X, _stream.Blocks):
+            return _distance_matrix(X, centers, shift)
+        out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+        for start, stop, block in X.blocks():
+            out[start:stop] = _distance_matrix(block, centers, shift)
+        return out
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of the rows to the centers.
@@ -495,8 +532,14 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        labels = _full_pass(X, weights, centers, shift, with_inertia=False).labels
-        return -_assigned_pass(X, weights, centers, shift, labels)[1]
+        inertia = 0.0
+        for start, stop, block in _stream.row_blocks(X):
+            block_weights = weights[start:stop] if weights.shape[0] else weights
+            labels = _full_pass(
+                block, block_weights, centers, shift, with_inertia=False
+            ).labels
+            inertia += _assigned_pass(block, block_weights, centers, shift, labels)[1]
+        return -inertia
 
 
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
@@ -508,19 +551,138 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
     its label stays. Nothing moves when every row sits on its center.
     """
     empty = np.flatnonzero(step.weights == 0)
-    distances, _ = _assigned_pass(X, sample_weight, centers, shift, labels)
-    if distances.max() == 0:
-        return
     n_empty = empty.shape[0]
-    farthest = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
+    farthest = _farthest_rows(X, sample_weight, centers, shift, labels, n_empty)
+    if farthest is None:
+        return
     for new_cluster, row in zip(empty, farthest, strict=True):
         weight = sample_weight[row] if sample_weight.shape[0] else 1.0
-        old_cluster = labels[row]
-        value = (X[row].astype(np.float64) - shift) * weight
+        row_values = X[row].astype(np.float64)
+        if labels is None:  # streamed without labels: the row's nearest center
+            old_cluster = _full_pass(
+                np.ascontiguousarray(X[row : row + 1]),
+                np.empty(0),
+                centers,
+                shift,
+                with_inertia=False,
+            ).labels[0]
+        else:
+            old_cluster = labels[row]
+        value = (row_values - shift) * weight
         step.sums[old_cluster] -= value
         step.sums[new_cluster] = value
         step.weights[new_cluster] = weight
         step.weights[old_cluster] -= weight
+
+
+def _farthest_rows(X, sample_weight, centers, shift, labels, count):
+    """Return the ``count`` rows farthest from their centers, farthest first.
+
+    None when every row sits on its center. ``labels`` is an int32 array of
+    every row's label, or, for streamed data, None: each block's labels are
+    then recomputed from ``centers`` (the centers they were assigned with).
+    """
+    if not isinstance(X, _stream.Blocks):
+        distances, _ = _assigned_pass(X, sample_weight, centers, shift, labels)
+        if distances.max() == 0:
+            return None
+        return np.argpartition(distances, -count)[: -count - 1 : -1]
+    best_rows = np.empty(0, dtype=np.int64)
+    best_distances = np.empty(0)
+    for start, stop, block in X.blocks():
+        weights = sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
+        if labels is None:
+            block_labels = _full_pass(
+                block, weights, centers, shift, with_inertia=False
+            ).labels
+        else:
+            block_labels = labels[start:stop]
+        distances, _ = _assigned_pass(block, weights, centers, shift, block_labels)
+        keep = min(count, distances.shape[0])
+        top = np.argpartition(distances, -keep)[-keep:]
+        best_rows = np.concatenate([best_rows, top + start])
+        best_distances = np.concatenate([best_distances, distances[top]])
+        order = np.argsort(-best_distances, kind="stable")[:count]
+        best_rows, best_distances = best_rows[order], best_distances[order]
+    if best_distances[0] == 0:
+        return None
+    return best_rows
+
+
+def _lloyd_blocks(
+    X, sample_weight, centers, shift, max_iter, tol, verbose, *, keep_labels=True
+):
+    """:func:`_lloyd` over data read block by block (:class:`fastem._stream.Blocks`).
+
+    Every iteration is one full pass per block (no per-row bounds: they would
+    be n-sized state), the block sums added in block order. The labels do not
+    change exactly when the recomputed centers equal the previous ones bit for
+    bit (the sums are then over the same rows in the same order), which is how
+    strict convergence is told here without a second labels array. Without
+    ``keep_labels`` no n-sized array is made at all and the labels returned
+    are None (the caller reads them back from the centers).
+    """
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples if keep_labels else X.block_rows, dtype=np.int32)
+
+    def label_buffer(start, stop):
+        return labels[start:stop] if keep_labels else labels[: stop - start]
+
+    def one_pass(centers, with_inertia):
+        sums = weights = None
+        inertia = 0.0
+        for start, stop, block in X.blocks():
+            block_weights = (
+                sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
+            )
+            step = _full_pass(
+                block,
+                block_weights,
+                centers,
+                shift,
+                label_buffer(start, stop),
+                with_inertia=False,
+            )
+            if with_inertia:
+                inertia += _assigned_pass(
+                    block, block_weights, centers, shift, step.labels
+                )[1]
+            sums = step.sums if sums is None else sums + step.sums
+            weights = step.weights if weights is None else weights + step.weights
+        return LloydStep(None, sums, weights, inertia)
+
+    for iteration in range(max_iter):
+        step = one_pass(centers, with_inertia=bool(verbose))
+        if verbose:
+            print(f"Iteration {iteration}, inertia {step.inertia}.")
+        if not np.all(step.weights > 0):
+            _relocate_empty_clusters(
+                X,
+                sample_weight,
+                centers,
+                shift,
+                labels if keep_labels else None,
+                step,
+            )
+        centers_new = _average_centers(step.sums, step.weights)
+        center_shift_total = float(((centers_new - centers) ** 2).sum())
+        unchanged = np.array_equal(centers_new, centers)
+        centers = centers_new
+        if unchanged and iteration > 0:
+            if verbose:
+                print(f"Converged at iteration {iteration}: strict convergence.")
+            break
+        if center_shift_total <= tol:
+            if verbose:
+                print(
+                    f"Converged at iteration {iteration}: center shift "
+                    f"{center_shift_total} within tolerance {tol}."
+                )
+            break
+    # The labels (if kept) and the inertia of the returned centers: one more
+    # pass in every case (after a strict convergence it gives the same labels).
+    inertia = one_pass(centers, with_inertia=True).inertia
+    return (labels if keep_labels else None), inertia, centers, iteration + 1
 
 
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
