@@ -15,6 +15,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _stream
+from ._config import slabs
 from ._seeding import kmeans_plusplus
 from ._validation import (
     KMEANS_CONSTRAINTS,
@@ -404,7 +405,7 @@ class KMeans(
             self.n_iter_ = n_iter
             return self
 
-        distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
+        distinct = _count_distinct(labels, self.n_clusters)
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
@@ -573,6 +574,18 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
         step.sums[new_cluster] = value
         step.weights[new_cluster] = weight
         step.weights[old_cluster] -= weight
+
+
+def _count_distinct(labels, n_clusters):
+    """Number of distinct labels, counted in slabs.
+
+    ``np.bincount`` converts its input to int64 first: on int32 labels that is
+    a temporary twice their size (the largest allocation of a streamed fit).
+    """
+    counts = np.zeros(n_clusters, dtype=np.int64)
+    for start, stop in slabs(labels.shape[0]):
+        counts += np.bincount(labels[start:stop], minlength=n_clusters)
+    return int(np.count_nonzero(counts))
 
 
 def _farthest_rows(X, sample_weight, centers, shift, labels, count):
