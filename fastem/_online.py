@@ -38,8 +38,8 @@ References
 ----------
 .. [1] O. Cappe and E. Moulines, "On-line expectation-maximization algorithm for
    latent data models", Journal of the Royal Statistical Society: Series B
-   71(3), 593-613, 2009 (the stepwise update of the statistics, section 2.2,
-   and its convergence for step sizes with sum g_t = inf, sum g_t^2 < inf).
+   71(3), 593-613, 2009 (the stepwise update of the statistics, and its
+   convergence for step sizes with sum g_t = inf, sum g_t^2 < inf).
 .. [2] P. Liang and D. Klein, "Online EM for unsupervised models", NAACL-HLT,
    611-619, 2009 (stepwise EM with g_t = (t + t0)^-a, 0.5 < a <= 1, and
    mini-batches).
@@ -230,7 +230,8 @@ def gaussian_mixture_partial_fit(estimator, X, sample_weight):
     with all_or_nothing(estimator):
         estimator._validate_params()
         fitted = hasattr(estimator, "means_")
-        X = check_data(estimator, X, reset=not fitted)
+        # n_features_in_ is set by the first call (or one on a model built by hand).
+        X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if fitted:
             _check_width(X, np.shape(estimator.means_)[1])
@@ -326,7 +327,8 @@ def kmeans_partial_fit(estimator, X, sample_weight):
     with all_or_nothing(estimator):
         estimator._validate_params()
         fitted = hasattr(estimator, "cluster_centers_")
-        X = check_data(estimator, X, reset=not fitted)
+        # n_features_in_ is set by the first call (or one on a model built by hand).
+        X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if fitted:
             _check_width(X, np.shape(estimator.cluster_centers_)[1])

@@ -347,6 +347,47 @@ def test_edited_attributes_start_a_new_stream(make_data):
         _assert_close(getattr(gm, name), reference[key], 1e-10, name)
 
 
+def test_model_built_by_hand_is_continued(covariance_type, make_params, make_data):
+    """Parameters set by hand start the stream, with mass sum(weights_)."""
+    X = make_data(300, 3, 3, seed=27)
+    params = make_params(3, 3, covariance_type, seed=27, X=X)
+    gm = GaussianMixture(3, covariance_type=covariance_type)
+    gm.weights_ = params["weights"]
+    gm.means_ = params["means"]
+    gm.covariances_ = params["covariances"]
+    gm.precisions_cholesky_ = params["precisions_cholesky"]
+    with pytest.raises(ValueError, match="X has 4 features, but the model has 3"):
+        gm.partial_fit(np.ones((10, 4)))
+    gm.partial_fit(X)
+    ((reference, _),) = naive.stepwise_em(
+        [X],
+        params["weights"],
+        params["means"],
+        params["covariances"],
+        covariance_type,
+        1e-6,
+        0.7,
+        10.0,
+    )
+    for name, key in NAIVE_NAMES.items():
+        _assert_close(getattr(gm, name), reference[key], 1e-10, name)
+    assert gm.n_iter_ == 1 and gm.n_features_in_ == 3
+
+
+def test_kmeans_centers_set_by_hand_weigh_equally():
+    X = mixture(400, n_components=2, n_features=2, seed=28)
+    centers = X[:2] + 0.1
+    km = KMeans(2)
+    km.cluster_centers_ = centers
+    km.partial_fit(X)
+    _, sums, counts, _ = naive_kmeans.lloyd_step(X, centers)
+    g = step_size(1, 0.7, 10.0)
+    expected = ((1 - g) * 0.5 * centers + g * sums / 400) / (
+        (1 - g) * 0.5 + g * counts / 400
+    )[:, None]
+    _assert_close(km.cluster_centers_, expected, 1e-12)
+
+
 # --- GaussianMixture: dtypes, weights, pickling ------------------------------------
 
 
