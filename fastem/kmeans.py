@@ -406,64 +406,6 @@ class KMeans(
         self.n_iter_ = n_iter
         return self
 
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the centers with one batch of rows (online k-means).
-
-        The hard-assignment limit of :meth:`fastem.GaussianMixture.partial_fit`
-        (see :mod:`fastem._online`): batch ``t`` assigns its rows to the
-        current centers; its per-cluster weights and weighted sums, divided by
-        the batch's total weight, are mixed into running ones, ``s <- (1 - g_t)
-        s + g_t s_batch`` with ``g_t = (t + learning_offset) **
-        -learning_decay``, and each center becomes its running sum over its
-        running weight. A cluster with no running weight keeps its center.
-
-        The first call draws the initial centers from its batch as :meth:`fit`
-        does with one run (``init``, ``random_state``; ``n_init`` is not used).
-        As in scikit-learn's ``MiniBatchKMeans``, those centers carry no weight,
-        so the first step is one Lloyd iteration on the first batch, and
-        clusters are not relocated. A call on a model fitted by :meth:`fit`, or
-        whose ``cluster_centers_`` changed since the last ``partial_fit``,
-        starts a new stream (step counter 0) in which each center weighs the
-        fraction of ``labels_`` in its cluster. ``max_iter``, ``tol``,
-        ``verbose``, ``copy_x`` and ``algorithm`` are not used.
-
-        A batch that is rejected (wrong width, NaN or inf, empty, not 2-D, bad
-        ``sample_weight``) raises and leaves the estimator exactly as it was.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            One batch of rows; the first needs at least ``n_clusters`` rows.
-        y : Ignored
-            Not used, present for API consistency by convention.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights. Each batch weighs ``g_t`` in total.
-
-        Returns
-        -------
-        self : KMeans
-            The updated estimator, with ``cluster_centers_`` (in the batch's
-            dtype), ``n_iter_`` the number of steps of the stream
-            (``MiniBatchKMeans`` calls it ``n_steps_``), and ``labels_`` and
-            ``inertia_`` of the batch under the centers before its update (the
-            assignment the update used: no second pass over the batch, unlike
-            ``MiniBatchKMeans``, which labels it again after the update).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from fastem import KMeans
-        >>> rng = np.random.default_rng(0)
-        >>> X = np.vstack([rng.normal(0, 1, (5000, 2)), rng.normal(8, 1, (5000, 2))])
-        >>> km = KMeans(2, random_state=0)
-        >>> for batch in np.array_split(rng.permutation(X), 20):
-        ...     km = km.partial_fit(batch)
-        >>> km.n_iter_, np.sort(km.cluster_centers_[:, 0]).round(1)
-        (20, array([0., 8.]))
-        """
-        _online.kmeans_partial_fit(self, X, sample_weight)
-        return self
-
     def _centers_for_kernel(self):
         """Fitted centers in float64 around their mean, and that mean."""
         centers = self.cluster_centers_.astype(np.float64)
@@ -568,6 +510,64 @@ class KMeans(
         centers, shift = self._centers_for_kernel()
         labels = _full_pass(X, weights, centers, shift, with_inertia=False).labels
         return -_assigned_pass(X, weights, centers, shift, labels)[1]
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centers with one batch of rows (online k-means).
+
+        The hard-assignment limit of :meth:`fastem.GaussianMixture.partial_fit`
+        (see :mod:`fastem._online`): batch ``t`` assigns its rows to the
+        current centers; its per-cluster weights and weighted sums, divided by
+        the batch's total weight, are mixed into running ones, ``s <- (1 - g_t)
+        s + g_t s_batch`` with ``g_t = (t + learning_offset) **
+        -learning_decay``, and each center becomes its running sum over its
+        running weight. A cluster with no running weight keeps its center.
+
+        The first call draws the initial centers from its batch as :meth:`fit`
+        does with one run (``init``, ``random_state``; ``n_init`` is not used).
+        As in scikit-learn's ``MiniBatchKMeans``, those centers carry no weight,
+        so the first step is one Lloyd iteration on the first batch, and
+        clusters are not relocated. A call on a model fitted by :meth:`fit`, or
+        whose ``cluster_centers_`` changed since the last ``partial_fit``,
+        starts a new stream (step counter 0) in which each center weighs the
+        fraction of ``labels_`` in its cluster. ``max_iter``, ``tol``,
+        ``verbose``, ``copy_x`` and ``algorithm`` are not used.
+
+        A batch that is rejected (wrong width, NaN or inf, empty, not 2-D, bad
+        ``sample_weight``) raises and leaves the estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of rows; the first needs at least ``n_clusters`` rows.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. Each batch weighs ``g_t`` in total.
+
+        Returns
+        -------
+        self : KMeans
+            The updated estimator, with ``cluster_centers_`` (in the batch's
+            dtype), ``n_iter_`` the number of steps of the stream
+            (``MiniBatchKMeans`` calls it ``n_steps_``), and ``labels_`` and
+            ``inertia_`` of the batch under the centers before its update (the
+            assignment the update used: no second pass over the batch, unlike
+            ``MiniBatchKMeans``, which labels it again after the update).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import KMeans
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(0, 1, (5000, 2)), rng.normal(8, 1, (5000, 2))])
+        >>> km = KMeans(2, random_state=0)
+        >>> for batch in np.array_split(rng.permutation(X), 20):
+        ...     km = km.partial_fit(batch)
+        >>> km.n_iter_, np.sort(km.cluster_centers_[:, 0]).round(1)
+        (20, array([0., 8.]))
+        """
+        _online.kmeans_partial_fit(self, X, sample_weight)
+        return self
 
 
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
