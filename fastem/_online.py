@@ -51,6 +51,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import kernels
+from ._config import single_threaded_blas
 from ._validation import check_data, check_n_components, check_sample_weight
 from .kernels._lloyd import _full_pass
 from .kernels._stats import SuffStats
@@ -244,7 +245,14 @@ def gaussian_mixture_partial_fit(estimator, X, sample_weight):
         step += 1
         g = step_size(step, estimator.learning_decay, estimator.learning_offset)
         running = stepwise_update(running, stats, g)
-        params = kernels.m_step(running, estimator.covariance_type, estimator.reg_covar)
+        # The M-step factorises k (d, d) matrices: on several BLAS threads each
+        # small call waits for the threads to wake (measured at 16 x 16 on a busy
+        # 2-core machine: 7.8 ms against 0.1 ms for one solve_triangular), which
+        # is paid once per batch here, against once per pass over all rows in fit.
+        with single_threaded_blas():
+            params = kernels.m_step(
+                running, estimator.covariance_type, estimator.reg_covar
+            )
         running = running.about(params.means)
 
         # Nothing below raises.
