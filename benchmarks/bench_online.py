@@ -16,6 +16,7 @@ A ``partial_fit`` step also validates its batch (one more read of it) and runs
 an M-step per batch, so it is slower per row than a fit iteration, more so
 for small batches; the ratio of the two rows is the price of streaming.
 ``setup`` generates the data and compiles the kernels (warm-up on a small slice).
+Without asv, in one process: ``PYTHONPATH=. python -m benchmarks.bench_online``.
 """
 
 import time
@@ -127,3 +128,29 @@ class KMeansPartialFit(_Online):
         return _rows_per_second_of_passes(self.X, self._make, rows)
 
     track_rows_per_second.unit = "rows per second"
+
+
+def main():
+    """Print every ``track_rows_per_second`` of this file, one process, no asv.
+
+    ``PYTHONPATH=. python -m benchmarks.bench_online [ClassName ...]``, with
+    ``FASTEM_BENCH_PROFILE`` choosing the sizes as for asv.
+    """
+    import sys
+
+    names = sys.argv[1:] or ["GaussianMixturePartialFit", "KMeansPartialFit"]
+    for name in names:
+        cls = globals()[name]
+        for case in cls.params[0]:
+            for mode in cls.params[1]:
+                bench = cls()
+                bench.setup(case, mode)
+                try:
+                    value = bench.track_rows_per_second(case, mode)
+                finally:
+                    bench.teardown(case, mode)
+                print(f"{name}  {case}  {mode:>20}  {value:>14,.0f} rows/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
