@@ -205,13 +205,34 @@ BASE_MIXTURE_CONSTRAINTS = {
     "verbose_interval": [Interval(Integral, 1, None, closed="left")],
 }
 
-#: ``sklearn.mixture.GaussianMixture._parameter_constraints``.
+#: fastem's own parameters of ``partial_fit`` (online EM), which scikit-learn's
+#: GaussianMixture and KMeans do not have. The step size of update ``t = 1, 2,
+#: ...`` is ``(t + learning_offset) ** -learning_decay``:
+#:
+#: - ``learning_decay`` in (0.5, 1]: the step sizes then sum to infinity while
+#:   their squares do not (Robbins and Monro's conditions, under which Cappe and
+#:   Moulines 2009 prove convergence); scikit-learn's LatentDirichletAllocation
+#:   recommends the same range in its docs but accepts [0, 1].
+#: - ``learning_offset`` in [0, inf): with ``t >= 1`` every step size is then in
+#:   (0, 1], so the running statistics stay a convex combination (a step above 1
+#:   would weight the old statistics negatively and can make a covariance
+#:   indefinite); 0 is allowed so that the first step can be 1 (a plain EM
+#:   iteration on the first batch), unlike LatentDirichletAllocation's ``>= 1``;
+#:   infinity is not (every step would be 0: the model would never learn).
+ONLINE_CONSTRAINTS = {
+    "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+    "learning_offset": [Interval(Real, 0.0, np.inf, closed="left")],
+}
+
+#: ``sklearn.mixture.GaussianMixture._parameter_constraints``, plus
+#: :data:`ONLINE_CONSTRAINTS`.
 GAUSSIAN_MIXTURE_CONSTRAINTS = {
     **BASE_MIXTURE_CONSTRAINTS,
     "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
     "weights_init": ["array-like", None],
     "means_init": ["array-like", None],
     "precisions_init": ["array-like", None],
+    **ONLINE_CONSTRAINTS,
 }
 
 #: ``sklearn.mixture.BayesianGaussianMixture._parameter_constraints``.
@@ -232,7 +253,8 @@ BAYESIAN_MIXTURE_CONSTRAINTS = {
     ],
 }
 
-#: ``sklearn.cluster.KMeans._parameter_constraints``.
+#: ``sklearn.cluster.KMeans._parameter_constraints``, plus
+#: :data:`ONLINE_CONSTRAINTS`.
 KMEANS_CONSTRAINTS = {
     "n_clusters": [Interval(Integral, 1, None, closed="left")],
     "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
@@ -243,4 +265,5 @@ KMEANS_CONSTRAINTS = {
     "random_state": ["random_state"],
     "copy_x": ["boolean"],
     "algorithm": [StrOptions({"lloyd", "elkan"})],
+    **ONLINE_CONSTRAINTS,
 }

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import _online, kernels
 from ._base import BaseEMMixture
 from ._validation import (
     GAUSSIAN_MIXTURE_CONSTRAINTS,
@@ -67,6 +67,17 @@ class GaussianMixture(BaseEMMixture):
         change of the lower bound.
     verbose_interval : int, default=10
         Iterations between two messages.
+    learning_decay : float, default=0.7
+        :meth:`partial_fit` only (a fastem addition): the exponent ``a`` in
+        (0.5, 1] of the step size ``(t + learning_offset) ** -a`` given to batch
+        ``t``. Larger values forget the early batches faster. Called kappa in
+        the literature, as in scikit-learn's LatentDirichletAllocation.
+    learning_offset : float, default=10.0
+        :meth:`partial_fit` only (a fastem addition): the offset ``t0 >= 0`` of
+        the step size; larger values make the first steps smaller, so the
+        starting model and the early batches weigh more. With 0 the first step
+        is 1: the first ``partial_fit`` is then one EM iteration on its batch.
+        Called tau_0 in the literature.
 
     Attributes
     ----------
@@ -130,6 +141,8 @@ class GaussianMixture(BaseEMMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         super().__init__(
             n_components=n_components,
@@ -147,6 +160,72 @@ class GaussianMixture(BaseEMMixture):
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch of rows (stepwise online EM).
+
+        Stepwise EM (Cappe and Moulines 2009; Liang and Klein 2009): batch ``t``
+        runs one E-step with the current parameters, its sufficient statistics
+        divided by the batch's total weight are mixed into running ones,
+        ``s <- (1 - g_t) s + g_t s_batch`` with ``g_t = (t + learning_offset)
+        ** -learning_decay``, and the parameters become the M-step of ``s``
+        (with ``reg_covar``, as in :meth:`fit`). Statistics, not parameters,
+        are averaged, in float64 for float32 batches too. See
+        :mod:`fastem._online`.
+
+        The first call initialises the model on its batch as :meth:`fit` does
+        (``init_params``, ``random_state``, ``weights_init``, ``means_init``,
+        ``precisions_init``) and starts the running statistics from those
+        parameters, then takes the first step. A call on a model fitted by
+        :meth:`fit`, or whose fitted attributes were changed since the last
+        ``partial_fit``, starts a new stream (step counter 0) from the model's
+        parameters, which then weigh like ``(1 + learning_offset) **
+        learning_decay - 1`` times the first batch (about 4.4 with the
+        defaults). ``n_init``, ``max_iter``, ``tol``, ``warm_start`` and
+        ``verbose`` are not used. A later :meth:`fit` starts from scratch
+        (unless ``warm_start``).
+
+        A batch that is rejected (wrong width, NaN or inf, empty, not 2-D, bad
+        ``sample_weight``), or whose update fails, raises and leaves the
+        estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of rows; the first needs at least ``n_components`` rows.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: an integer weight acts as that many copies
+            of the row. Each batch weighs ``g_t`` in total, whatever its size
+            or weights.
+
+        Returns
+        -------
+        self : object
+            The updated mixture. It sets the attributes :meth:`fit` sets (the
+            parameters in the batch's dtype), with ``converged_`` False,
+            ``n_iter_`` the number of steps of the stream, ``lower_bound_`` the
+            per-sample mean log-likelihood of the batch under the parameters
+            before its update (as :meth:`fit`'s lower bound is), and
+            ``lower_bounds_`` those of every step of the stream.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(0, 1, (5000, 2)), rng.normal(8, 1, (5000, 2))])
+        >>> gm = GaussianMixture(2, random_state=0)
+        >>> for batch in np.array_split(rng.permutation(X), 20):
+        ...     gm = gm.partial_fit(batch)
+        >>> gm.n_iter_, np.sort(gm.means_[:, 0]).round(1)
+        (20, array([0., 8.]))
+        """
+        _online.gaussian_mixture_partial_fit(self, X, sample_weight)
+        return self
 
     # -- parameter checks -----------------------------------------------------
 

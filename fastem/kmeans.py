@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _stream
+from . import _online, _stream
 from ._config import slabs
 from ._seeding import kmeans_plusplus
 from ._validation import (
@@ -100,6 +100,14 @@ class KMeans(
         Elkan's and Hamerly's [2]_ algorithms do, the rows whose distance bounds prove
         that their label cannot change; labels and centers are those of the
         plain iteration.
+    learning_decay : float, default=0.7
+        :meth:`partial_fit` only (a fastem addition): the exponent ``a`` in
+        (0.5, 1] of the step size ``(t + learning_offset) ** -a`` given to batch
+        ``t``, as in :class:`fastem.GaussianMixture`.
+    learning_offset : float, default=10.0
+        :meth:`partial_fit` only (a fastem addition): the offset ``t0 >= 0`` of
+        the step size. With 0 the first step after :meth:`fit` forgets the
+        fitted centers (one Lloyd iteration on the batch).
 
     Attributes
     ----------
@@ -172,6 +180,8 @@ class KMeans(
         random_state=None,
         copy_x=True,
         algorithm="lloyd",
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -182,6 +192,8 @@ class KMeans(
         self.random_state = random_state
         self.copy_x = copy_x
         self.algorithm = algorithm
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _resolve_n_init(self):
         """Return the number of runs (scikit-learn's 'auto' rule and warning)."""
@@ -542,6 +554,64 @@ class KMeans(
             inertia += _assigned_pass(block, block_weights, centers, shift, labels)[1]
         return -inertia
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centers with one batch of rows (online k-means).
+
+        The hard-assignment limit of :meth:`fastem.GaussianMixture.partial_fit`
+        (see :mod:`fastem._online`): batch ``t`` assigns its rows to the
+        current centers; its per-cluster weights and weighted sums, divided by
+        the batch's total weight, are mixed into running ones, ``s <- (1 - g_t)
+        s + g_t s_batch`` with ``g_t = (t + learning_offset) **
+        -learning_decay``, and each center becomes its running sum over its
+        running weight. A cluster with no running weight keeps its center.
+
+        The first call draws the initial centers from its batch as :meth:`fit`
+        does with one run (``init``, ``random_state``; ``n_init`` is not used).
+        As in scikit-learn's ``MiniBatchKMeans``, those centers carry no weight,
+        so the first step is one Lloyd iteration on the first batch, and
+        clusters are not relocated. A call on a model fitted by :meth:`fit`, or
+        whose ``cluster_centers_`` changed since the last ``partial_fit``,
+        starts a new stream (step counter 0) in which each center weighs the
+        fraction of ``labels_`` in its cluster. ``max_iter``, ``tol``,
+        ``verbose``, ``copy_x`` and ``algorithm`` are not used.
+
+        A batch that is rejected (wrong width, NaN or inf, empty, not 2-D, bad
+        ``sample_weight``) raises and leaves the estimator exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of rows; the first needs at least ``n_clusters`` rows.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. Each batch weighs ``g_t`` in total.
+
+        Returns
+        -------
+        self : KMeans
+            The updated estimator, with ``cluster_centers_`` (in the batch's
+            dtype), ``n_iter_`` the number of steps of the stream
+            (``MiniBatchKMeans`` calls it ``n_steps_``), and ``labels_`` and
+            ``inertia_`` of the batch under the centers before its update (the
+            assignment the update used: no second pass over the batch, unlike
+            ``MiniBatchKMeans``, which labels it again after the update).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import KMeans
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.vstack([rng.normal(0, 1, (5000, 2)), rng.normal(8, 1, (5000, 2))])
+        >>> km = KMeans(2, random_state=0)
+        >>> for batch in np.array_split(rng.permutation(X), 20):
+        ...     km = km.partial_fit(batch)
+        >>> km.n_iter_, np.sort(km.cluster_centers_[:, 0]).round(1)
+        (20, array([0., 8.]))
+        """
+        _online.kmeans_partial_fit(self, X, sample_weight)
+        return self
+
 
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
     """Move empty clusters onto the rows farthest from their centers.
@@ -577,7 +647,7 @@ def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
 
 
 def _count_distinct(labels, n_clusters):
-    """Number of distinct labels, counted in slabs.
+    """Return the number of distinct labels, counted in slabs.
 
     ``np.bincount`` converts its input to int64 first: on int32 labels that is
     a temporary twice their size (the largest allocation of a streamed fit).

@@ -276,3 +276,115 @@ def expected_log_gaussian(X, means, precisions, beta, nu):
             out[i, k] = 0.5 * e_log_det - 0.5 * n_features * np.log(2 * np.pi)
             out[i, k] -= 0.5 * quad
     return out
+
+
+# --- online (stepwise) EM -------------------------------------------------------
+
+
+def stepwise_em(
+    batches,
+    weights,
+    means,
+    covariances,
+    covariance_type,
+    reg_covar,
+    learning_decay,
+    learning_offset,
+    sample_weights=None,
+):
+    """Stepwise online EM (Cappe and Moulines 2009) with raw moments.
+
+    The running per-sample statistics of component ``k`` are ``s0 = E[w r_k]``,
+    ``s1 = E[w r_k x]`` and ``s2 = E[w r_k x x^T]`` (full (d, d) for every
+    family). They start from the parameters: ``s0 = weights``, ``s1 = s0 mu``,
+    ``s2 = s0 (Sigma - reg_covar I + mu mu^T)`` (``Sigma`` the full matrix of
+    the family, shared for 'tied'), whose M-step gives the parameters back.
+    Batch ``t = 1, 2, ...`` (responsibilities under the current parameters)
+    mixes in with ``g = (t + learning_offset) ** -learning_decay`` its sums
+    divided by its total weight: ``s <- (1 - g) s + g s_batch``. The M-step:
+    ``nk = s0 + 10 eps``, ``pi = nk / sum(nk)``, ``mu = s1 / nk``, ``Sigma = (s2
+    - mu s1^T - s1 mu^T + s0 mu mu^T) / nk + reg_covar I`` ('tied': the scatters
+    summed over ``k`` over ``sum(nk)``; 'diag' its diagonal; 'spherical' the
+    mean of the diagonal).
+
+    Returns
+    -------
+    list of (dict, float)
+        After each batch: ``weights``, ``means``, ``covariances``,
+        ``precisions_cholesky``, and the batch's weighted mean log-likelihood
+        under the parameters before its update.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    covariances = np.asarray(covariances, dtype=np.float64)
+    n_components, n_features = means.shape
+    eye = np.eye(n_features)
+
+    def full_matrices(covariances):
+        if covariance_type == "full":
+            return list(covariances)
+        if covariance_type == "tied":
+            return [covariances] * n_components
+        if covariance_type == "diag":
+            return [np.diag(c) for c in covariances]
+        return [c * eye for c in covariances]
+
+    s0 = weights.copy()
+    s1 = s0[:, None] * means
+    s2 = np.array(
+        [
+            s0[k] * (cov - reg_covar * eye + np.outer(means[k], means[k]))
+            for k, cov in enumerate(full_matrices(covariances))
+        ]
+    )
+    steps = []
+    for t, X in enumerate(batches, start=1):
+        X = np.asarray(X, dtype=np.float64)
+        n_samples = X.shape[0]
+        if sample_weights is None or sample_weights[t - 1] is None:
+            w = np.ones(n_samples)
+        else:
+            w = np.asarray(sample_weights[t - 1], dtype=np.float64)
+        prec_chol = precisions_cholesky(covariances, covariance_type)
+        log_prob_norm, resp = log_resp(X, means, prec_chol, weights, covariance_type)
+        lower_bound = float(w @ log_prob_norm / w.sum())
+        g = (t + learning_offset) ** -learning_decay
+        r = resp * w[:, None] / w.sum()
+        b0 = r.sum(axis=0)
+        b1 = r.T @ X
+        b2 = np.array([(X * r[:, k, None]).T @ X for k in range(n_components)])
+        s0 = (1 - g) * s0 + g * b0
+        s1 = (1 - g) * s1 + g * b1
+        s2 = (1 - g) * s2 + g * b2
+        nk = s0 + NK_EPS
+        weights = nk / nk.sum()
+        means = s1 / nk[:, None]
+        scatter = np.array(
+            [
+                s2[k]
+                - np.outer(means[k], s1[k])
+                - np.outer(s1[k], means[k])
+                + s0[k] * np.outer(means[k], means[k])
+                for k in range(n_components)
+            ]
+        )
+        if covariance_type == "full":
+            covariances = scatter / nk[:, None, None] + reg_covar * eye
+        elif covariance_type == "tied":
+            covariances = scatter.sum(axis=0) / nk.sum() + reg_covar * eye
+        elif covariance_type == "diag":
+            covariances = (
+                np.array([np.diag(s) for s in scatter]) / nk[:, None] + reg_covar
+            )
+        else:
+            covariances = (
+                np.array([np.diag(s).mean() for s in scatter]) / nk + reg_covar
+            )
+        params = {
+            "weights": weights,
+            "means": means,
+            "covariances": covariances,
+            "precisions_cholesky": precisions_cholesky(covariances, covariance_type),
+        }
+        steps.append((params, lower_bound))
+    return steps

@@ -43,3 +43,29 @@ def lloyd(X, centers, sample_weight=None, n_iter=10):
         centers = sums / weights[:, None]
     labels, _, _, inertia = lloyd_step(X, centers, sample_weight)
     return centers, labels, inertia
+
+
+def stepwise_kmeans(batches, centers, learning_decay, learning_offset):
+    """Online k-means with stepwise averaged statistics (unweighted rows).
+
+    Running per-sample cluster weights ``W`` and sums ``S`` start at 0 (the
+    initial centers carry no weight); batch ``t = 1, 2, ...`` mixes in its
+    per-cluster counts and sums over its number of rows with ``g = (t +
+    learning_offset) ** -learning_decay``; each center with ``W > 0`` becomes
+    ``S / W``, the others stay. Returns the centers after every batch.
+    """
+    centers = np.array(centers, dtype=np.float64)
+    W = np.zeros(centers.shape[0])
+    S = np.zeros_like(centers)
+    history = []
+    for t, X in enumerate(batches, start=1):
+        _, sums, weights, _ = lloyd_step(X, centers)
+        g = (t + learning_offset) ** -learning_decay
+        W = (1 - g) * W + g * weights / len(X)
+        S = (1 - g) * S + g * sums / len(X)
+        centers = centers.copy()
+        for k in range(len(W)):
+            if W[k] > 0:
+                centers[k] = S[k] / W[k]
+        history.append(centers)
+    return history

@@ -1,5 +1,6 @@
 """fastem under scikit-learn's names: patch_sklearn, and fastem's own constraints."""
 
+import numbers
 import re
 import subprocess
 import sys
@@ -264,12 +265,22 @@ def _describe(constraint):
     return type(constraint), _sorted_sets(str(constraint))
 
 
+#: The parameters fastem's estimators have and scikit-learn's do not, listed
+#: explicitly: any other difference in the keys is a mistake.
+FASTEM_ONLY = {
+    fastem.GaussianMixture: {"learning_decay", "learning_offset"},
+    fastem.BayesianGaussianMixture: set(),
+    fastem.KMeans: {"learning_decay", "learning_offset"},
+}
+
+
 @pytest.mark.parametrize("ours, theirs", PAIRS, ids=lambda c: c.__module__)
 def test_constraints_are_fastems_own_and_equal_scikit_learns(ours, theirs):
     mine = ours._parameter_constraints
     reference = theirs._parameter_constraints
     assert mine is not reference
-    assert mine.keys() == reference.keys()
+    assert reference.keys() <= mine.keys()
+    assert mine.keys() - reference.keys() == FASTEM_ONLY[ours]
     assert mine.keys() == ours().get_params().keys()
     for name in reference:
         assert list(map(_describe, mine[name])) == list(
@@ -280,6 +291,26 @@ def test_constraints_are_fastems_own_and_equal_scikit_learns(ours, theirs):
             assert _outcome(mine, name, value, caller) == _outcome(
                 reference, name, value, caller
             ), (name, value)
+
+
+#: The rule of each fastem-only parameter, on a real number.
+FASTEM_ONLY_RULES = {
+    "learning_decay": lambda value: 0.5 < value <= 1.0,
+    "learning_offset": lambda value: 0.0 <= value < np.inf,
+}
+
+
+@pytest.mark.parametrize("ours", [c for c in FASTEM_ONLY if FASTEM_ONLY[c]])
+def test_fastem_only_constraints(ours):
+    constraints = ours._parameter_constraints
+    for name in FASTEM_ONLY[ours]:
+        rule = FASTEM_ONLY_RULES[name]
+        for value in [*VALUES, 0.51, 0.7, 10.0, 1e300]:
+            valid = isinstance(value, numbers.Real) and bool(rule(value))
+            outcome = _outcome(constraints, name, value, ours.__name__)
+            assert (outcome == "valid") == valid, (name, value, outcome)
+            if not valid:
+                assert f"The '{name}' parameter of {ours.__name__} must be" in (outcome)
 
 
 @pytest.mark.parametrize("ours, theirs", PAIRS, ids=lambda c: c.__module__)
