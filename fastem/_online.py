@@ -45,15 +45,14 @@ References
    mini-batches).
 """
 
-import contextlib
-
 import numpy as np
 from sklearn.utils import check_random_state
 
 from . import kernels
 from ._config import single_threaded_blas
+from ._stream import column_mean, row_blocks, transaction
 from ._validation import check_data, check_n_components, check_sample_weight
-from .kernels._lloyd import _full_pass
+from .kernels._lloyd import LloydStep, _full_pass
 from .kernels._stats import SuffStats
 
 __all__ = [
@@ -186,22 +185,6 @@ def stepwise_update(running, batch, step):
     )
 
 
-@contextlib.contextmanager
-def all_or_nothing(estimator):
-    """Put every attribute of ``estimator`` back as it was if the block raises.
-
-    The block must assign new objects to attributes, never change the old ones
-    in place (except as its last, infallible statement).
-    """
-    saved = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(saved)
-        raise
-
-
 def _check_width(X, n_features):
     """Raise if a model without ``n_features_in_`` gets a batch of another width."""
     if X.shape[1] != n_features:
@@ -228,7 +211,7 @@ def gaussian_mixture_partial_fit(estimator, X, sample_weight):
     initialising them on ``X`` as ``fit`` does. If anything raises, the
     estimator is left as it was.
     """
-    with all_or_nothing(estimator):
+    with transaction(estimator):
         estimator._validate_params()
         fitted = hasattr(estimator, "means_")
         # n_features_in_ is set by the first call (or one on a model built by hand).
@@ -332,7 +315,7 @@ def kmeans_partial_fit(estimator, X, sample_weight):
     What :meth:`fastem.KMeans.partial_fit` runs (see there for the attributes).
     If anything raises, the estimator is left as it was.
     """
-    with all_or_nothing(estimator):
+    with transaction(estimator):
         estimator._validate_params()
         fitted = hasattr(estimator, "cluster_centers_")
         # n_features_in_ is set by the first call (or one on a model built by hand).
@@ -347,15 +330,13 @@ def kmeans_partial_fit(estimator, X, sample_weight):
             weights = np.zeros(estimator.n_clusters)
             sums = np.zeros_like(centers)
 
-        shift = centers.mean(axis=0)
-        kernel_weights = np.empty(0) if sample_weight is None else sample_weight
-        lloyd = _full_pass(X, kernel_weights, centers - shift, shift)
+        lloyd = _lloyd_statistics(X, sample_weight, centers)
         total = _total_weight(X.shape[0], sample_weight)
         step += 1
         g = step_size(step, estimator.learning_decay, estimator.learning_offset)
         new = g / total
         weights = (1.0 - g) * weights + new * lloyd.weights
-        sums = (1.0 - g) * sums + new * (lloyd.sums + lloyd.weights[:, None] * shift)
+        sums = (1.0 - g) * sums + new * lloyd.sums
         live = weights > 0
         centers = centers.copy()
         centers[live] = sums[live] * (1.0 / weights[live])[:, None]
@@ -374,6 +355,25 @@ def kmeans_partial_fit(estimator, X, sample_weight):
         }
 
 
+def _lloyd_statistics(X, sample_weight, centers):
+    """One Lloyd pass over the batch (in blocks if streamed), sums unshifted."""
+    shift = centers.mean(axis=0)
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    sums = weights = None
+    inertia = 0.0
+    for start, stop, block in row_blocks(X):
+        block_weights = (
+            np.empty(0) if sample_weight is None else sample_weight[start:stop]
+        )
+        step = _full_pass(
+            block, block_weights, centers - shift, shift, labels[start:stop]
+        )
+        sums = step.sums if sums is None else sums + step.sums
+        weights = step.weights if weights is None else weights + step.weights
+        inertia += step.inertia
+    return LloydStep(labels, sums + weights[:, None] * shift, weights, inertia)
+
+
 def _initial_kmeans_centers(estimator, X, sample_weight):
     """``fit``'s initial centers (one run) on the first batch, in float64."""
     n_clusters = estimator.n_clusters
@@ -382,7 +382,7 @@ def _initial_kmeans_centers(estimator, X, sample_weight):
             f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}."
         )
     random_state = check_random_state(estimator.random_state)
-    X_mean = X.mean(axis=0)
+    X_mean = column_mean(X)
     init_weight = None if sample_weight is None else sample_weight.astype(X.dtype)
     (centers,) = estimator._initial_centers(X, X_mean, init_weight, random_state, 1)
     return centers + X_mean.astype(np.float64)

@@ -403,6 +403,17 @@ def labels(X, means, chol, log_norm, covariance_type):
     return out
 
 
+def column_mean(X):
+    """Column means in ``X.dtype``: ``X.mean(axis=0)``, or over the blocks.
+
+    For blocks the means are summed in float64 (:func:`column_mean_var`) and
+    rounded to ``X.dtype`` once.
+    """
+    if isinstance(X, Blocks):
+        return column_mean_var(X)[0].astype(X.dtype)
+    return X.mean(axis=0)
+
+
 def column_mean_var(X):
     """Column means and population variances in float64, over every block.
 

@@ -375,10 +375,7 @@ class KMeans(
 
         # The kernels take distances around the column means (as scikit-learn
         # does on a centered copy) without copying the data.
-        if isinstance(X, _stream.Blocks):
-            X_mean = _stream.column_mean_var(X)[0].astype(X.dtype)
-        else:
-            X_mean = X.mean(axis=0)
+        X_mean = _stream.column_mean(X)
         shift = X_mean.astype(np.float64)
         init_weight = None if weights is None else weights.astype(X.dtype)
         starts = self._initial_centers(X, X_mean, init_weight, random_state, n_init)

@@ -406,3 +406,41 @@ def test_shape_errors_are_scikit_learns(tmp_path):
         GaussianMixture(2).fit(empty)
     with pytest.raises(ValueError, match="Expected n_samples >= n_components"):
         GaussianMixture(20).fit(_memmap(tmp_path, _values("int16")[:10], name="few"))
+
+
+# -- partial_fit on batches read block by block ----------------------------------
+
+
+def test_partial_fit_streams_a_memmap_batch(tmp_path):
+    values = _values("int16", n_samples=6000)
+    memory = _in_memory(values)
+    streamed = GaussianMixture(3, random_state=0, learning_offset=0.0)
+    reference = GaussianMixture(3, random_state=0, learning_offset=0.0)
+    for start in (0, 3000):
+        batch = _memmap(tmp_path, values[start : start + 3000], name=f"b{start}")
+        streamed.partial_fit(batch)
+        reference.partial_fit(memory[start : start + 3000])
+    _assert_same_mixture(streamed, reference)
+
+    kmeans = KMeans(3, random_state=0, learning_offset=0.0)
+    kmeans_reference = KMeans(3, random_state=0, learning_offset=0.0)
+    for start in (0, 3000):
+        batch = _memmap(tmp_path, values[start : start + 3000], name=f"k{start}")
+        kmeans.partial_fit(batch)
+        kmeans_reference.partial_fit(memory[start : start + 3000])
+    assert_allclose(
+        kmeans.cluster_centers_, kmeans_reference.cluster_centers_, rtol=1e-10
+    )
+    assert_array_equal(kmeans.labels_, kmeans_reference.labels_)
+    assert_allclose(kmeans.inertia_, kmeans_reference.inertia_, rtol=1e-10)
+
+
+def test_partial_fit_rejects_a_bad_memmap_batch_unchanged(tmp_path):
+    values = _values("float64")
+    gm = GaussianMixture(3, random_state=0).partial_fit(values[:1000])
+    before = pickle.dumps(gm)
+    bad = values[1000:].copy()
+    bad[-1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        gm.partial_fit(_memmap(tmp_path, bad))
+    assert pickle.dumps(gm) == before
