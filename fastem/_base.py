@@ -174,7 +174,10 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; float32 data is read as float32.
+            Training data; float32 data is read as float32. An ``np.memmap`` or
+            another 2-D array-like with ``shape``, ``dtype`` and row slicing
+            (h5py, zarr), of any real dtype, is read block by block and never
+            copied whole (:mod:`fastem._stream`).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -72,12 +72,18 @@ def is_streamed(X):
     if hasattr(X, "tocsr") or hasattr(X, "iloc") or hasattr(X, "columns"):
         return False  # sparse matrices and DataFrames
     shape = getattr(X, "shape", None)
-    return (
+    if not (
         hasattr(X, "dtype")
         and hasattr(X, "__getitem__")
         and isinstance(shape, tuple)
         and len(shape) == 2
-    )
+    ):
+        return False
+    try:  # a dtype NumPy knows (not, e.g., a torch dtype: that goes the old way)
+        np.dtype(X.dtype)
+    except TypeError:
+        return False
+    return True
 
 
 def _block_dtype(dtype, name):

@@ -41,3 +41,15 @@ def test_choosing_the_number_of_components_example_prints_what_it_says(capsys):
     claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[0])
     assert printed == claimed
     assert printed[-1] == "4"
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["memmap", "partial_fit"])
+def test_data_larger_than_memory_examples_print_what_they_say(capsys, index):
+    blocks = _section_code("Data larger than memory")
+    assert len(blocks) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the examples must run cleanly
+        exec(compile(blocks[index], str(README), "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[index])
+    assert printed == claimed and len(claimed) == 2

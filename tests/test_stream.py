@@ -308,8 +308,9 @@ def test_kmeans_on_memmap_equals_in_memory(tmp_path, dtype, init):
     memory = _in_memory(values)
     if init == "array":
         init = memory[[0, 1000, 2000, 2500]]
-    streamed = KMeans(4, init=init, random_state=0, n_init=2).fit(mm)
-    reference = KMeans(4, init=init, random_state=0, n_init=2).fit(memory)
+    n_init = 1 if isinstance(init, np.ndarray) else 2
+    streamed = KMeans(4, init=init, random_state=0, n_init=n_init).fit(mm)
+    reference = KMeans(4, init=init, random_state=0, n_init=n_init).fit(memory)
     assert_array_equal(streamed.labels_, reference.labels_)
     assert streamed.cluster_centers_.dtype == reference.cluster_centers_.dtype
     assert_allclose(
@@ -444,3 +445,15 @@ def test_partial_fit_rejects_a_bad_memmap_batch_unchanged(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         gm.partial_fit(_memmap(tmp_path, bad))
     assert pickle.dumps(gm) == before
+
+
+def test_what_is_streamed(tmp_path):
+    import scipy.sparse
+
+    values = _values("float64", n_samples=10)
+    assert stream.is_streamed(_memmap(tmp_path, values))
+    assert stream.is_streamed(RowsOnly(values))
+    assert not stream.is_streamed(values)
+    assert not stream.is_streamed(values.tolist())
+    assert not stream.is_streamed(scipy.sparse.csr_matrix(values))
+    assert not stream.is_streamed(RowsOnly(values[:, 0]))  # 1-D: scikit-learn's error
