@@ -214,6 +214,17 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         X = self._fit(X, sample_weight)
         return self._predict_labels(X)
 
+    def _check_fit_input(self, X, sample_weight):
+        """Raise unless the rows (with positive weight) and the parameters fit."""
+        check_n_components(self.n_components, X.shape[0])
+        if sample_weight is not None:
+            check_n_components(
+                self.n_components,
+                int(np.count_nonzero(sample_weight)),
+                name="n_components (rows with positive sample_weight)",
+            )
+        self._check_parameters(X, sample_weight=sample_weight)
+
     def _initialize_parameters(self, X, random_state, sample_weight=None):
         """Draw initial responsibilities by ``init_params``, then :meth:`_initialize`.
 
@@ -313,15 +324,8 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit_data(self, X, sample_weight):
         self._validate_params()
         X = check_data(self, X, reset=True, ensure_min_samples=2)
-        check_n_components(self.n_components, X.shape[0])
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        if sample_weight is not None:
-            check_n_components(
-                self.n_components,
-                int(np.count_nonzero(sample_weight)),
-                name="n_components (rows with positive sample_weight)",
-            )
-        self._check_parameters(X, sample_weight=sample_weight)
+        self._check_fit_input(X, sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1

@@ -51,7 +51,7 @@ from sklearn.utils import check_random_state
 from . import kernels
 from ._config import single_threaded_blas
 from ._stream import column_mean, row_blocks, transaction
-from ._validation import check_data, check_n_components, check_sample_weight
+from ._validation import check_data, check_sample_weight
 from .kernels._lloyd import LloydStep, _full_pass
 from .kernels._stats import SuffStats
 
@@ -185,6 +185,22 @@ def stepwise_update(running, batch, step):
     )
 
 
+def _check_batch(estimator, X, sample_weight, parameter):
+    """Check the parameters, a batch and its weights; ``(X, weights, fitted)``.
+
+    ``fitted``: the model has ``parameter`` (its means or centers), whose width
+    the batch must then have.
+    """
+    estimator._validate_params()
+    fitted = hasattr(estimator, parameter)
+    # n_features_in_ is set by the first call (or one on a model built by hand).
+    X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    if fitted:
+        _check_width(X, np.shape(getattr(estimator, parameter))[1])
+    return X, sample_weight, fitted
+
+
 def _check_width(X, n_features):
     """Raise if a model without ``n_features_in_`` gets a batch of another width."""
     if X.shape[1] != n_features:
@@ -212,15 +228,11 @@ def gaussian_mixture_partial_fit(estimator, X, sample_weight):
     estimator is left as it was.
     """
     with transaction(estimator):
-        estimator._validate_params()
-        fitted = hasattr(estimator, "means_")
-        # n_features_in_ is set by the first call (or one on a model built by hand).
-        X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        if fitted:
-            _check_width(X, np.shape(estimator.means_)[1])
-        else:
-            _initialize_mixture(estimator, X, sample_weight)
+        X, sample_weight, fitted = _check_batch(estimator, X, sample_weight, "means_")
+        if not fitted:
+            estimator._check_fit_input(X, sample_weight)
+            random_state = check_random_state(estimator.random_state)
+            estimator._initialize_parameters(X, random_state, sample_weight)
         step, running, lower_bounds = _mixture_stream(estimator)
 
         stats = estimator._e_step(X, sample_weight)
@@ -255,20 +267,6 @@ def gaussian_mixture_partial_fit(estimator, X, sample_weight):
         }
         lower_bounds.append(lower_bound)
         estimator.lower_bounds_ = lower_bounds
-
-
-def _initialize_mixture(estimator, X, sample_weight):
-    """``fit``'s checks and initialisation, on the first batch."""
-    check_n_components(estimator.n_components, X.shape[0])
-    if sample_weight is not None:
-        check_n_components(
-            estimator.n_components,
-            int(np.count_nonzero(sample_weight)),
-            name="n_components (rows with positive sample_weight)",
-        )
-    estimator._check_parameters(X, sample_weight=sample_weight)
-    random_state = check_random_state(estimator.random_state)
-    estimator._initialize_parameters(X, random_state, sample_weight)
 
 
 def _mixture_stream(estimator):
@@ -316,13 +314,10 @@ def kmeans_partial_fit(estimator, X, sample_weight):
     If anything raises, the estimator is left as it was.
     """
     with transaction(estimator):
-        estimator._validate_params()
-        fitted = hasattr(estimator, "cluster_centers_")
-        # n_features_in_ is set by the first call (or one on a model built by hand).
-        X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        X, sample_weight, fitted = _check_batch(
+            estimator, X, sample_weight, "cluster_centers_"
+        )
         if fitted:
-            _check_width(X, np.shape(estimator.cluster_centers_)[1])
             step, centers, weights, sums = _kmeans_stream(estimator)
         else:
             centers = _initial_kmeans_centers(estimator, X, sample_weight)

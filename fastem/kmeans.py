@@ -746,18 +746,9 @@ def _lloyd_blocks(
             )
         centers_new = _average_centers(step.sums, step.weights)
         center_shift_total = float(((centers_new - centers) ** 2).sum())
-        unchanged = np.array_equal(centers_new, centers)
+        strict = iteration > 0 and np.array_equal(centers_new, centers)
         centers = centers_new
-        if unchanged and iteration > 0:
-            if verbose:
-                print(f"Converged at iteration {iteration}: strict convergence.")
-            break
-        if center_shift_total <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {iteration}: center shift "
-                    f"{center_shift_total} within tolerance {tol}."
-                )
+        if _converged(iteration, strict, center_shift_total, tol, verbose):
             break
     # The labels (if kept) and the inertia of the returned centers: one more
     # pass in every case (after a strict convergence it gives the same labels).
@@ -793,23 +784,30 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         center_shift_total = float((center_shift**2).sum())
         centers = centers_new
         labels = step.labels
-        if state.n_changed == 0:
-            if verbose:
-                print(f"Converged at iteration {iteration}: strict convergence.")
-            strict = True
-            break
-        if center_shift_total <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {iteration}: center shift "
-                    f"{center_shift_total} within tolerance {tol}."
-                )
+        strict = state.n_changed == 0
+        if _converged(iteration, strict, center_shift_total, tol, verbose):
             break
     if not strict:
         labels = _carried_pass(X, sample_weight, centers, state).labels
     # The inertia of the returned labels and centers, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1
+
+
+def _converged(iteration, strict, center_shift_total, tol, verbose):
+    """Whether a Lloyd run stops: scikit-learn's two tests and messages."""
+    if strict:
+        if verbose:
+            print(f"Converged at iteration {iteration}: strict convergence.")
+        return True
+    if center_shift_total <= tol:
+        if verbose:
+            print(
+                f"Converged at iteration {iteration}: center shift "
+                f"{center_shift_total} within tolerance {tol}."
+            )
+        return True
+    return False
 
 
 def _average_centers(sums, weights):
