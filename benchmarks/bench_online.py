@@ -62,6 +62,14 @@ class _Online:
         if hasattr(self, "_threads"):
             self._threads.restore()
 
+    def track_rows_per_second(self, case, mode):
+        if mode == "fit":
+            return self.X.shape[0] / common.seconds_per_iteration(self._fit)
+        rows = int(mode.split("-")[1])
+        return _rows_per_second_of_passes(self.X, self._make, rows)
+
+    track_rows_per_second.unit = "rows per second"
+
 
 class GaussianMixturePartialFit(_Online):
     """GaussianMixture: partial_fit passes against fit iterations."""
@@ -88,14 +96,6 @@ class GaussianMixturePartialFit(_Online):
         X = self.X if X is None else X
         return common.fit_gmm("fastem", self.covariance_type, X, self.init, max_iter)
 
-    def track_rows_per_second(self, case, mode):
-        if mode == "fit":
-            return self.X.shape[0] / common.seconds_per_iteration(self._fit)
-        rows = int(mode.split("-")[1])
-        return _rows_per_second_of_passes(self.X, self._make, rows)
-
-    track_rows_per_second.unit = "rows per second"
-
 
 class KMeansPartialFit(_Online):
     """KMeans: partial_fit passes against Lloyd iterations of fit."""
@@ -120,14 +120,6 @@ class KMeansPartialFit(_Online):
 
     def _fit(self, max_iter):
         return common.fit_kmeans("fastem", self.X, self.centers, max_iter)
-
-    def track_rows_per_second(self, case, mode):
-        if mode == "fit":
-            return self.X.shape[0] / common.seconds_per_iteration(self._fit)
-        rows = int(mode.split("-")[1])
-        return _rows_per_second_of_passes(self.X, self._make, rows)
-
-    track_rows_per_second.unit = "rows per second"
 
 
 def main():
