@@ -459,7 +459,10 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
-            Responsibilities, in ``X``'s float dtype.
+            Responsibilities, in ``X``'s float dtype. This output is the one
+            (n_samples, n_components) array fastem makes: for data larger than
+            memory, take it a block of rows at a time (``predict_proba(X[a:b])``)
+            or use :meth:`predict` and :meth:`score_samples`.
         """
         X = self._check_predict_data(X)
         means, chol, norm = self._log_norm()
