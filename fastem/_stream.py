@@ -66,7 +66,7 @@ def is_streamed(X):
     if isinstance(X, Blocks):
         return True
     if isinstance(X, np.memmap):
-        return True
+        return X.ndim == 2  # other shapes get scikit-learn's error messages
     if isinstance(X, np.ndarray):
         return False
     if hasattr(X, "tocsr") or hasattr(X, "iloc") or hasattr(X, "columns"):

@@ -457,3 +457,7 @@ def test_what_is_streamed(tmp_path):
     assert not stream.is_streamed(values.tolist())
     assert not stream.is_streamed(scipy.sparse.csr_matrix(values))
     assert not stream.is_streamed(RowsOnly(values[:, 0]))  # 1-D: scikit-learn's error
+    one_d = _memmap(tmp_path, values[:, 0].copy(), name="one_d")
+    assert not stream.is_streamed(one_d)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        GaussianMixture(2).fit(one_d)
