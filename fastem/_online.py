@@ -50,9 +50,8 @@ from sklearn.utils import check_random_state
 
 from . import kernels
 from ._config import single_threaded_blas
-from ._stream import column_mean, row_blocks, transaction
+from ._stream import column_mean, lloyd_pass, transaction
 from ._validation import check_data, check_sample_weight
-from .kernels._lloyd import LloydStep, _full_pass
 from .kernels._stats import SuffStats
 
 __all__ = [
@@ -354,19 +353,15 @@ def _lloyd_statistics(X, sample_weight, centers):
     """One Lloyd pass over the batch (in blocks if streamed), sums unshifted."""
     shift = centers.mean(axis=0)
     labels = np.empty(X.shape[0], dtype=np.int32)
-    sums = weights = None
-    inertia = 0.0
-    for start, stop, block in row_blocks(X):
-        block_weights = (
-            np.empty(0) if sample_weight is None else sample_weight[start:stop]
-        )
-        step = _full_pass(
-            block, block_weights, centers - shift, shift, labels[start:stop]
-        )
-        sums = step.sums if sums is None else sums + step.sums
-        weights = step.weights if weights is None else weights + step.weights
-        inertia += step.inertia
-    return LloydStep(labels, sums + weights[:, None] * shift, weights, inertia)
+    step = lloyd_pass(
+        X,
+        np.empty(0) if sample_weight is None else sample_weight,
+        centers - shift,
+        shift,
+        labels,
+        inertia="pass",
+    )
+    return step._replace(sums=step.sums + step.weights[:, None] * shift)
 
 
 def _initial_kmeans_centers(estimator, X, sample_weight):

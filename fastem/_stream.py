@@ -45,6 +45,8 @@ from sklearn.utils.validation import (
 )
 
 from . import kernels
+from ._kernels._moments import column_mean_var as _block_mean_var
+from .kernels._lloyd import LloydStep, _assigned_pass, _full_pass
 
 #: Bytes of one converted block of rows (the block buffers of a streamed pass).
 BLOCK_BYTES = 1 << 25
@@ -362,6 +364,11 @@ def _weights(sample_weight, start, stop):
     return None if sample_weight is None else sample_weight[start:stop]
 
 
+def kernel_weights(sample_weight, start, stop):
+    """Return rows ``[start, stop)`` of k-means kernel weights (empty: unweighted)."""
+    return sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
+
+
 def suff_stats(X, means, chol, log_norm, covariance_type, sample_weight, *, entropy):
     """:func:`fastem.kernels.suff_stats` over every block, added in block order."""
     total = None
@@ -427,14 +434,12 @@ def column_mean_var(X):
     compiled kernel over the block in memory), merged with Chan, Golub and
     LeVeque's pairwise update so no raw second moment is formed.
     """
-    from ._kernels._moments import column_mean_var as block_mean_var
-
     if not isinstance(X, Blocks):
-        return block_mean_var(X)
+        return _block_mean_var(X)
     count = 0
     mean = m2 = None
     for start, stop, block in X.blocks():
-        block_mean, block_var = block_mean_var(block)
+        block_mean, block_var = _block_mean_var(block)
         rows = stop - start
         if mean is None:
             count, mean, m2 = rows, block_mean, block_var * rows
@@ -445,3 +450,50 @@ def column_mean_var(X):
         m2 = m2 + block_var * rows + delta * delta * (count * rows / total)
         count = total
     return mean, m2 / count
+
+
+def lloyd_pass(X, sample_weight, centers, shift, labels=None, *, inertia=None):
+    """One full Lloyd pass per block (X whole if in memory), added in block order.
+
+    Parameters
+    ----------
+    X : ndarray or Blocks
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+        As the k-means kernels take it (empty: unweighted).
+    centers : ndarray of shape (n_clusters, n_features), float64
+        In the frame shifted by ``shift``.
+    shift : ndarray of shape (n_features,), float64
+    labels : int32 ndarray of shape (n_samples,), default=None
+        Filled with every row's label; None: each block's labels go to a
+        scratch buffer and are lost (no n-sized array).
+    inertia : {None, 'pass', 'direct'}, default=None
+        Not computed (0.0); the pass's own (from the distances it compares); or
+        the direct ``||x - shift - c||^2`` of every row to its center, one more
+        read of each block, which is what ``fit`` and ``score`` report.
+
+    Returns
+    -------
+    LloydStep
+        ``labels`` (the argument), and the sums (in the shifted frame), weights
+        and inertia of every block added in block order.
+    """
+    sums = weights = scratch = None
+    total = 0.0
+    for start, stop, block in row_blocks(X):
+        block_weights = kernel_weights(sample_weight, start, stop)
+        if labels is not None:
+            out = labels[start:stop]
+        else:
+            if scratch is None:  # the first block is the largest
+                scratch = np.empty(stop - start, dtype=np.int32)
+            out = scratch[: stop - start]
+        step = _full_pass(
+            block, block_weights, centers, shift, out, with_inertia=inertia == "pass"
+        )
+        if inertia == "pass":
+            total += step.inertia
+        elif inertia == "direct":
+            total += _assigned_pass(block, block_weights, centers, shift, out)[1]
+        sums = step.sums if sums is None else sums + step.sums
+        weights = step.weights if weights is None else weights + step.weights
+    return LloydStep(labels, sums, weights, total)

@@ -1,5 +1,6 @@
 """K-means clustering (Lloyd), a drop-in for :class:`sklearn.cluster.KMeans`."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -25,7 +26,6 @@ from ._validation import (
 )
 from .kernels._lloyd import (
     LloydState,
-    LloydStep,
     _assigned_pass,
     _carried_pass,
     _distance_matrix,
@@ -385,16 +385,13 @@ class KMeans(
         for centers_init in starts:
             if self.verbose:
                 print("Initialization complete")
-            lloyd = _lloyd_blocks if isinstance(X, _stream.Blocks) else _lloyd
+            lloyd = (
+                functools.partial(_lloyd_blocks, keep_labels=keep_labels)
+                if isinstance(X, _stream.Blocks)
+                else _lloyd
+            )
             run = lloyd(
-                X,
-                kernel_weights,
-                centers_init,
-                shift,
-                self.max_iter,
-                tol,
-                self.verbose,
-                **({} if keep_labels else {"keep_labels": False}),
+                X, kernel_weights, centers_init, shift, self.max_iter, tol, self.verbose
             )
             labels, inertia = run[0], run[1]
             if best is None or (
@@ -407,25 +404,20 @@ class KMeans(
                 best = run
         labels, inertia, centers, n_iter = best
         self._centers64 = (centers, shift)  # float64, in the frame of ``shift``
-        if labels is None:  # streamed, labels not kept
-            self.cluster_centers_ = (centers + shift).astype(X.dtype)
-            self._n_features_out = self.cluster_centers_.shape[0]
-            self.inertia_ = inertia
-            self.n_iter_ = n_iter
-            return self
-
-        distinct = _count_distinct(labels, self.n_clusters)
-        if distinct < self.n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
-                "in X.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        if labels is not None:  # None: streamed without labels
+            distinct = _count_distinct(labels, self.n_clusters)
+            if distinct < self.n_clusters:
+                warnings.warn(
+                    f"Number of distinct clusters ({distinct}) found smaller than "
+                    f"n_clusters ({self.n_clusters}). Possibly due to duplicate "
+                    "points in X.",
+                    ConvergenceWarning,
+                    # _fit, fit, scikit-learn's _fit_context wrapper, caller
+                    stacklevel=4,
+                )
+            self.labels_ = labels
         self.cluster_centers_ = (centers + shift).astype(X.dtype)
         self._n_features_out = self.cluster_centers_.shape[0]
-        self.labels_ = labels
         self.inertia_ = inertia
         self.n_iter_ = n_iter
         return self
@@ -452,12 +444,8 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
-        out = np.empty(X.shape[0], dtype=np.int32)
-        for start, stop, block in _stream.row_blocks(X):
-            _full_pass(
-                block, np.empty(0), centers, shift, out[start:stop], with_inertia=False
-            )
-        return out
+        labels = np.empty(X.shape[0], dtype=np.int32)
+        return _stream.lloyd_pass(X, np.empty(0), centers, shift, labels).labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return the label of every training row.
@@ -542,14 +530,7 @@ class KMeans(
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
-        inertia = 0.0
-        for start, stop, block in _stream.row_blocks(X):
-            block_weights = weights[start:stop] if weights.shape[0] else weights
-            labels = _full_pass(
-                block, block_weights, centers, shift, with_inertia=False
-            ).labels
-            inertia += _assigned_pass(block, block_weights, centers, shift, labels)[1]
-        return -inertia
+        return -_stream.lloyd_pass(X, weights, centers, shift, inertia="direct").inertia
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one batch of rows (online k-means).
@@ -670,7 +651,7 @@ def _farthest_rows(X, sample_weight, centers, shift, labels, count):
     best_rows = np.empty(0, dtype=np.int64)
     best_distances = np.empty(0)
     for start, stop, block in X.blocks():
-        weights = sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
+        weights = _stream.kernel_weights(sample_weight, start, stop)
         if labels is None:
             block_labels = _full_pass(
                 block, weights, centers, shift, with_inertia=False
@@ -702,48 +683,24 @@ def _lloyd_blocks(
     ``keep_labels`` no n-sized array is made at all and the labels returned
     are None (the caller reads them back from the centers).
     """
-    n_samples = X.shape[0]
-    labels = np.empty(n_samples if keep_labels else X.block_rows, dtype=np.int32)
-
-    def label_buffer(start, stop):
-        return labels[start:stop] if keep_labels else labels[: stop - start]
+    labels = np.empty(X.shape[0], dtype=np.int32) if keep_labels else None
 
     def one_pass(centers, with_inertia):
-        sums = weights = None
-        inertia = 0.0
-        for start, stop, block in X.blocks():
-            block_weights = (
-                sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
-            )
-            step = _full_pass(
-                block,
-                block_weights,
-                centers,
-                shift,
-                label_buffer(start, stop),
-                with_inertia=False,
-            )
-            if with_inertia:
-                inertia += _assigned_pass(
-                    block, block_weights, centers, shift, step.labels
-                )[1]
-            sums = step.sums if sums is None else sums + step.sums
-            weights = step.weights if weights is None else weights + step.weights
-        return LloydStep(None, sums, weights, inertia)
+        return _stream.lloyd_pass(
+            X,
+            sample_weight,
+            centers,
+            shift,
+            labels,
+            inertia="direct" if with_inertia else None,
+        )
 
     for iteration in range(max_iter):
         step = one_pass(centers, with_inertia=bool(verbose))
         if verbose:
             print(f"Iteration {iteration}, inertia {step.inertia}.")
         if not np.all(step.weights > 0):
-            _relocate_empty_clusters(
-                X,
-                sample_weight,
-                centers,
-                shift,
-                labels if keep_labels else None,
-                step,
-            )
+            _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step)
         centers_new = _average_centers(step.sums, step.weights)
         center_shift_total = float(((centers_new - centers) ** 2).sum())
         strict = iteration > 0 and np.array_equal(centers_new, centers)
@@ -753,7 +710,7 @@ def _lloyd_blocks(
     # The labels (if kept) and the inertia of the returned centers: one more
     # pass in every case (after a strict convergence it gives the same labels).
     inertia = one_pass(centers, with_inertia=True).inertia
-    return (labels if keep_labels else None), inertia, centers, iteration + 1
+    return labels, inertia, centers, iteration + 1
 
 
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
