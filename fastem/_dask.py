@@ -28,6 +28,7 @@ This module imports Dask only when a Dask array is passed: ``import fastem``
 does not import it.
 """
 
+import copy
 import functools
 import math
 import operator
@@ -60,6 +61,12 @@ def is_dask_array(X):
         return True
     module = sys.modules.get("dask.array")
     return module is not None and isinstance(X, module.Array)
+
+
+def is_dask_dataframe(X):
+    """Whether ``X`` is a ``dask.dataframe.DataFrame`` (without importing Dask)."""
+    module = sys.modules.get("dask.dataframe")
+    return module is not None and isinstance(X, module.DataFrame)
 
 
 # -- the data ------------------------------------------------------------------
@@ -107,6 +114,7 @@ class DaskData:
             estimator_name=estimator_name,
             dtype=self.block_dtype,
         )
+        self._lazy = self.array
         rows = array.chunks[0]
         self.starts = [int(start) for start in np.cumsum((0,) + rows[:-1])]
         self.row_chunks = tuple(int(size) for size in rows)
@@ -128,6 +136,12 @@ class DaskData:
         """Keep the converted blocks in the workers' memory (``fit``'s passes)."""
         self.array = self.array.persist()
         return self
+
+    def unpersisted(self):
+        """Return the same data as a lazy graph (holding no worker memory)."""
+        lazy = copy.copy(self)
+        lazy.array = self._lazy
+        return lazy
 
     def delayed_blocks(self):
         """Return one ``Delayed`` per block, in row order."""
@@ -177,11 +191,19 @@ def as_data(X, estimator, *, reset, ensure_min_samples=1):
     """Check a Dask array's shape and chunks and wrap it in :class:`DaskData`.
 
     Sets or checks ``n_features_in_`` as ``validate_data`` would. The values
-    are checked block by block when the first pass computes them.
+    are checked block by block when the first pass computes them. A Dask
+    DataFrame is taken as its array of rows (``to_dask_array(lengths=True)``,
+    which counts each partition's rows), its column names as the feature names.
     """
     from sklearn.utils.validation import _check_feature_names, _check_n_features
 
     name = type(estimator).__name__
+    if is_dask_dataframe(X):
+        # the frame's empty pandas prototype carries its column names
+        _check_feature_names(estimator, X._meta, reset=reset)
+        X = X.to_dask_array(lengths=True)
+    else:
+        _check_feature_names(estimator, X, reset=reset)
     if isinstance(X, DaskData):
         data = X
     else:
@@ -198,7 +220,6 @@ def as_data(X, estimator, *, reset, ensure_min_samples=1):
             f"Found array with 0 feature(s) (shape={data.shape}) while a minimum "
             f"of 1 is required by {name}."
         )
-    _check_feature_names(estimator, X, reset=reset)
     _check_n_features(estimator, data, reset=reset)
     return data
 
@@ -286,9 +307,10 @@ def map_reduce(data, function, *shared, combine=operator.add):
             TASK_THREADS,
             dask_key_name=f"fastem-{name}-{token}-{i}",
         )
-        for i, (block, start) in enumerate(
-            zip(data.delayed_blocks(), data.starts, strict=True)
+        for i, (block, start, rows) in enumerate(
+            zip(data.delayed_blocks(), data.starts, data.row_chunks, strict=True)
         )
+        if rows  # an empty block adds nothing
     ]
     level = 0
     while len(parts) > 1:
@@ -317,12 +339,11 @@ def map_rows(data, function, *shared, dtype, columns=None):
     shared = dask.delayed(shared, traverse=False)
     starts = da.from_array(np.asarray(data.starts, dtype=np.int64), chunks=1)
     if columns is None:
-        shape = {"drop_axis": 1, "meta": np.empty(0, dtype=dtype)}
+        empty = np.empty(0, dtype=dtype)
+        shape = {"drop_axis": 1, "meta": empty}
     else:
-        shape = {
-            "chunks": (data.row_chunks, (columns,)),
-            "meta": np.empty((0, 0), dtype=dtype),
-        }
+        empty = np.empty((0, columns), dtype=dtype)
+        shape = {"chunks": (data.row_chunks, (columns,)), "meta": empty}
     return da.map_blocks(
         _run_rows,
         data.array,
@@ -330,12 +351,15 @@ def map_rows(data, function, *shared, dtype, columns=None):
         function,
         shared,
         TASK_THREADS,
+        empty,
         dtype=dtype,
         **shape,
     )
 
 
-def _run_rows(block, start, function, shared, threads):
+def _run_rows(block, start, function, shared, threads, empty):
+    if block.shape[0] == 0:
+        return empty
     return _run_block(function, block, int(start.ravel()[0]), shared, threads)
 
 
@@ -672,6 +696,8 @@ def farthest_rows(data, centers, shift, count):
 
 def _block_min_sq_distances(block, start, candidates, shift, previous):
     """Squared distance of every row to its nearest candidate (running minimum)."""
+    if block.shape[0] == 0:
+        return np.empty(0)
     step = _full_pass(block, np.empty(0), candidates, shift, with_inertia=False)
     distances, _ = _assigned_pass(block, np.empty(0), candidates, shift, step.labels)
     if previous is not None:

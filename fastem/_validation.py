@@ -46,7 +46,7 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
     from . import _dask
     from ._stream import as_data, is_streamed
 
-    if _dask.is_dask_array(X):
+    if _dask.is_dask_array(X) or _dask.is_dask_dataframe(X):
         return _dask.as_data(
             X, estimator, reset=reset, ensure_min_samples=ensure_min_samples
         )

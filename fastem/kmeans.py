@@ -422,8 +422,10 @@ class KMeans(
                 best = run
         labels, inertia, centers, n_iter, distinct = best
         self._centers64 = (centers, shift)  # float64, in the frame of ``shift``
-        if keep_labels and isinstance(X, DaskData):  # computed when asked for
-            labels = _dask.kmeans_labels(X, centers, shift)
+        if keep_labels and isinstance(X, DaskData):
+            # Lazy, on the input's graph: computed when asked for, and not
+            # keeping the persisted blocks in the workers' memory.
+            labels = _dask.kmeans_labels(X.unpersisted(), centers, shift)
         if keep_labels:
             if distinct < self.n_clusters:
                 warnings.warn(

@@ -201,6 +201,37 @@ def test_initial_statistics_equal_in_memory_ones(client, data):
         assert_allclose(fitted.covariances_, reference.covariances_, rtol=1e-10)
 
 
+def test_empty_blocks_are_skipped(client, data):
+    X, _ = data
+    Xd = da.from_array(X, chunks=((2500, 0, 3500), (N_FEATURES,)))
+    fitted = _quiet_fit(_gmm(), Xd)
+    _assert_same_mixture(fitted, _quiet_fit(_gmm(), X))
+    assert fitted.predict_proba(Xd).compute().shape == (N_SAMPLES, N_COMPONENTS)
+    km = KMeans(N_COMPONENTS, random_state=0).fit(Xd)
+    assert km.labels_.compute().shape == (N_SAMPLES,)
+
+
+def test_dask_dataframe_is_taken_as_its_rows_with_feature_names(client, data):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, _ = data
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"]), npartitions=4)
+    fitted = _quiet_fit(_gmm(), frame)
+    assert list(fitted.feature_names_in_) == ["a", "b", "c"]
+    _assert_same_mixture(fitted, _quiet_fit(_gmm(), X))
+    assert_array_equal(fitted.predict(frame).compute(), fitted.predict(X))
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.predict(frame[["b", "a", "c"]])
+
+
+def test_kmeans_random_init_and_several_runs(client, data):
+    X, Xd = data
+    fitted = KMeans(N_COMPONENTS, init="random", n_init=3, random_state=0).fit(Xd)
+    reference = KMeans(N_COMPONENTS, random_state=0, tol=0).fit(X)
+    assert_allclose(fitted.inertia_, reference.inertia_, rtol=1e-3)
+    assert fitted.cluster_centers_.shape == (N_COMPONENTS, N_FEATURES)
+
+
 # -- where the work runs ----------------------------------------------------------
 
 
@@ -239,6 +270,10 @@ def test_every_iteration_runs_on_the_workers_and_x_stays_there(client):
     finally:
         fdask.DaskData.__getitem__ = original
     assert gathered == []  # no row came to the client
+    # The fitted model holds no reference to the persisted blocks.
+    km = KMeans(N_COMPONENTS, init=start["means_init"], n_init=1, max_iter=2)
+    km.fit(Xd)
+    assert not distributed.futures_of(km.labels_)
     assert peak < Xd.nbytes / 10, (peak, Xd.nbytes)
     stats_tasks = [
         record
