@@ -485,8 +485,27 @@ def measure_blocks(args, log):
 # --------------------------------------------------------------------------
 
 
+def fastem_source():
+    """Where the fastem measured comes from: its folder, git commit, local edits."""
+    import fastem
+
+    folder = Path(fastem.__file__).resolve().parent
+
+    def git(*argv):
+        return subprocess.run(
+            ["git", *argv], cwd=folder, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        edited = git("status", "--porcelain", "--untracked-files=all", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return str(folder)
+    return f"{folder} at {commit}" + (" with uncommitted changes" if edited else "")
+
+
 def versions():
-    """Versions of the libraries measured, and fastem's git commit."""
+    """Versions of the libraries measured, and where fastem comes from."""
     import dask
     import distributed
     import numba
@@ -506,16 +525,7 @@ def versions():
         out["dask-ml"] = dask_ml.__version__
     except ImportError:
         out["dask-ml"] = "not installed"
-    try:
-        out["fastem commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        out["fastem commit"] = "unknown"
+    out["fastem"] = fastem_source()
     return out
 
 
