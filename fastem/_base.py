@@ -50,7 +50,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _init, _stream, kernels
+from . import _dask, _init, _stream, kernels
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
 from .kernels._stats import stats_from_rows, stats_from_source
@@ -244,6 +244,9 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         if not self._needs_initial_responsibilities():
             self._initialize(X, None)
             return
+        if isinstance(X, _dask.DaskData):
+            self._initialize(X, self._initial_dask_stats(X, random_state))
+            return
         rewind = None
         if init == "random":
             source, rewind = _init.uniform_source(random_state, n_samples, k)
@@ -286,6 +289,39 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
         self._initialize(X, stats)
 
+    def _initial_dask_stats(self, X, random_state):
+        """Return the initial statistics of a Dask array, computed on its blocks.
+
+        'random_from_data' picks the same rows as in memory (one int32 per row
+        on the client while drawing them, as ``choose_rows`` does) and gathers
+        only those; 'k-means++' picks its rows by k-means|| on the workers
+        (:func:`fastem._dask.kmeans_parallel`) and weighted k-means++ over the
+        candidates; 'kmeans' fits :class:`fastem.KMeans` on the Dask array
+        (k-means|| start); 'random' draws each block's responsibilities on its
+        worker from a seed taken from ``random_state`` (not the in-memory
+        stream).
+        """
+        k = self.n_components
+        init = self.init_params
+        if init == "random":
+            return _dask.stats_from_uniform(X, random_state, k, self.covariance_type)
+        if init == "kmeans":
+            from .kmeans import KMeans
+
+            kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
+            kmeans._fit(X, None, keep_labels=False)
+            return _dask.stats_from_nearest(X, *kmeans._centers64, self.covariance_type)
+        if init == "k-means++":
+            shift = _dask.column_mean_var(X)[0]
+            candidates, weights = _dask.kmeans_parallel(X, k, random_state, shift)
+            _, picked = kmeans_plusplus(
+                candidates, k, sample_weight=weights, random_state=random_state
+            )
+            rows = candidates[picked] + shift
+        else:
+            rows = X[_init.choose_rows(random_state, X.shape[0], k)]
+        return _dask.stats_from_chosen_rows(X, rows, self.covariance_type)
+
     def _initial_stats(self, X, stats):
         """``stats``, or the statistics of responsibilities given as an array.
 
@@ -325,6 +361,9 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         self._validate_params()
         X = check_data(self, X, reset=True, ensure_min_samples=2)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if isinstance(X, _dask.DaskData):
+            _dask.check_no_sample_weight(sample_weight)
+            X.persist()  # every pass reads the blocks where they are
         self._check_fit_input(X, sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))

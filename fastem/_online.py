@@ -48,7 +48,7 @@ References
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import kernels
+from . import _dask, kernels
 from ._config import single_threaded_blas
 from ._stream import column_mean, lloyd_pass, transaction
 from ._validation import check_data, check_sample_weight
@@ -192,6 +192,8 @@ def _check_batch(estimator, X, sample_weight, parameter):
     """
     estimator._validate_params()
     fitted = hasattr(estimator, parameter)
+    if _dask.is_dask_array(X):  # a batch is meant to fit in memory
+        X = X.compute()
     # n_features_in_ is set by the first call (or one on a model built by hand).
     X = check_data(estimator, X, reset=not hasattr(estimator, "n_features_in_"))
     sample_weight = check_sample_weight(sample_weight, X.shape[0])

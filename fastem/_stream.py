@@ -44,7 +44,8 @@ from sklearn.utils.validation import (
     _check_n_features,
 )
 
-from . import kernels
+from . import _dask, kernels
+from ._dask import DaskData
 from ._kernels._moments import column_mean_var as _block_mean_var
 from .kernels._lloyd import LloydStep, _assigned_pass, _full_pass
 
@@ -103,6 +104,30 @@ def _block_dtype(dtype, name):
         f"{name} read block by block must hold real numbers (float64, float32, "
         f"float16, int8/16/32/64, uint8/16/32/64 or bool), got dtype {dtype}."
     )
+
+
+def check_block(rows, block, estimator_name):
+    """Raise scikit-learn's ``ValueError`` for NaN, inf or inexact integers.
+
+    ``rows`` as read, ``block`` their float conversion.
+    """
+    kind = rows.dtype.kind
+    if kind == "f":
+        # One reduction, no temporary: a non-finite sum means a non-finite
+        # value or an overflow, which the elementwise check then tells.
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(block, axis=None, dtype=np.float64)
+        if not np.isfinite(total):
+            _assert_all_finite(block, input_name="X", estimator_name=estimator_name)
+    elif kind in "iu" and rows.dtype.itemsize >= 8 and rows.size:
+        if rows.max() > _EXACT_FLOAT64 or (
+            kind == "i" and rows.min() < -_EXACT_FLOAT64
+        ):
+            raise ValueError(
+                f"X holds integers of magnitude above 2**53, which float64 "
+                f"cannot represent exactly; {estimator_name} computes in "
+                "float64. Scale or convert the data first."
+            )
 
 
 class Blocks:
@@ -174,26 +199,7 @@ class Blocks:
         return block
 
     def _check(self, rows, block):
-        """Raise scikit-learn's ``ValueError`` for NaN, inf or inexact integers."""
-        kind = rows.dtype.kind
-        if kind == "f":
-            # One reduction, no temporary: a non-finite sum means a non-finite
-            # value or an overflow, which the elementwise check then tells.
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = np.add.reduce(block, axis=None, dtype=np.float64)
-            if not np.isfinite(total):
-                _assert_all_finite(
-                    block, input_name="X", estimator_name=self.estimator_name
-                )
-        elif kind in "iu" and rows.dtype.itemsize >= 8 and rows.size:
-            if rows.max() > _EXACT_FLOAT64 or (
-                kind == "i" and rows.min() < -_EXACT_FLOAT64
-            ):
-                raise ValueError(
-                    f"X holds integers of magnitude above 2**53, which float64 "
-                    f"cannot represent exactly; {self.estimator_name} computes in "
-                    "float64. Scale or convert the data first."
-                )
+        check_block(rows, block, self.estimator_name)
 
     def __getitem__(self, key):
         """Return converted, checked rows: ``blocks[a:b]`` or ``blocks[indices]``.
@@ -371,6 +377,10 @@ def kernel_weights(sample_weight, start, stop):
 
 def suff_stats(X, means, chol, log_norm, covariance_type, sample_weight, *, entropy):
     """:func:`fastem.kernels.suff_stats` over every block, added in block order."""
+    if isinstance(X, DaskData):
+        return _dask.suff_stats(
+            X, means, chol, log_norm, covariance_type, entropy=entropy
+        )
     total = None
     for start, stop, block in row_blocks(X):
         stats = kernels.suff_stats(
@@ -388,7 +398,14 @@ def suff_stats(X, means, chol, log_norm, covariance_type, sample_weight, *, entr
 
 
 def log_resp(X, means, chol, log_norm, covariance_type, *, return_resp=True):
-    """:func:`fastem.kernels.log_resp` over every block, into n-sized outputs."""
+    """:func:`fastem.kernels.log_resp` over every block, into n-sized outputs.
+
+    For a Dask array: lazy Dask arrays (the responsibilities, or None).
+    """
+    if isinstance(X, DaskData):
+        args = (X, means, chol, log_norm, covariance_type)
+        resp = _dask.predict_proba(*args) if return_resp else None
+        return _dask.score_samples(*args), resp
     if not isinstance(X, Blocks):
         return kernels.log_resp(
             X, means, chol, log_norm, covariance_type, return_resp=return_resp
@@ -407,7 +424,9 @@ def log_resp(X, means, chol, log_norm, covariance_type, *, return_resp=True):
 
 
 def labels(X, means, chol, log_norm, covariance_type):
-    """:func:`fastem.kernels.labels` over every block."""
+    """:func:`fastem.kernels.labels` over every block (lazily for Dask)."""
+    if isinstance(X, DaskData):
+        return _dask.labels(X, means, chol, log_norm, covariance_type)
     if not isinstance(X, Blocks):
         return kernels.labels(X, means, chol, log_norm, covariance_type)
     out = np.empty(X.shape[0], dtype=np.int64)
@@ -422,7 +441,7 @@ def column_mean(X):
     For blocks the means are summed in float64 (:func:`column_mean_var`) and
     rounded to ``X.dtype`` once.
     """
-    if isinstance(X, Blocks):
+    if isinstance(X, (Blocks, DaskData)):
         return column_mean_var(X)[0].astype(X.dtype)
     return X.mean(axis=0)
 
@@ -434,6 +453,8 @@ def column_mean_var(X):
     compiled kernel over the block in memory), merged with Chan, Golub and
     LeVeque's pairwise update so no raw second moment is formed.
     """
+    if isinstance(X, DaskData):
+        return _dask.column_mean_var(X)
     if not isinstance(X, Blocks):
         return _block_mean_var(X)
     count = 0
@@ -477,6 +498,9 @@ def lloyd_pass(X, sample_weight, centers, shift, labels=None, *, inertia=None):
         ``labels`` (the argument), and the sums (in the shifted frame), weights
         and inertia of every block added in block order.
     """
+    if isinstance(X, DaskData):  # labels: kmeans_labels, lazily
+        sums, weights, total = _dask.lloyd_pass(X, centers, shift, inertia=inertia)
+        return LloydStep(None, sums, weights, total)
     sums = weights = scratch = None
     total = 0.0
     for start, stop, block in row_blocks(X):

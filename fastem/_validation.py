@@ -22,7 +22,9 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
 
     A memmap or a non-NumPy 2-D array-like (h5py, zarr) is not converted: it is
     returned as :class:`fastem._stream.Blocks`, read block by block by the
-    passes, its shape checked here and its values in the first pass.
+    passes, its shape checked here and its values in the first pass. A
+    ``dask.array.Array`` is returned as :class:`fastem._dask.DaskData`, whose
+    passes run on the blocks where they live.
 
     Parameters
     ----------
@@ -39,10 +41,15 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
     Returns
     -------
     ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous, \
-            or Blocks
+            or Blocks or DaskData
     """
+    from . import _dask
     from ._stream import as_data, is_streamed
 
+    if _dask.is_dask_array(X):
+        return _dask.as_data(
+            X, estimator, reset=reset, ensure_min_samples=ensure_min_samples
+        )
     if is_streamed(X):
         return as_data(X, estimator, reset=reset, ensure_min_samples=ensure_min_samples)
     X = validate_data(

@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from . import _dask
 from ._base import BaseEMMixture
 from ._validation import (
     BAYESIAN_MIXTURE_CONSTRAINTS,
@@ -374,7 +375,12 @@ variational_m_step`) from statistics centred on the component means, so data
         """
         check_is_fitted(self)
         X = self._check_predict_data(X)
-        density = log_predictive_density(
+        compute = (
+            _dask.log_predictive_density
+            if isinstance(X, _dask.DaskData)
+            else log_predictive_density
+        )
+        density = compute(
             X,
             self._get_parameters(),
             self._as_float64("weights_"),

@@ -15,8 +15,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _online, _stream
+from . import _dask, _online, _stream
 from ._config import slabs
+from ._dask import DaskData
+from ._init import choose_rows
 from ._seeding import kmeans_plusplus
 from ._validation import (
     KMEANS_CONSTRAINTS,
@@ -289,6 +291,14 @@ class KMeans(
             centers = as_float_array(init, "init", dtype=X.dtype)
             self._check_center_shape(centers, n_clusters, X.shape[1])
             return [centers.astype(np.float64) - X_mean.astype(np.float64)]
+        if isinstance(init, str) and init == "random" and isinstance(X, DaskData):
+            # k distinct rows without an n-sized probability vector.
+            return [
+                (X[choose_rows(random_state, X.shape[0], n_clusters)] - X_mean).astype(
+                    np.float64
+                )
+                for _ in range(n_init)
+            ]
         if isinstance(init, str) and init == "random":
             if init_weight is None:
                 init_weight = np.ones(X.shape[0], dtype=X.dtype)
@@ -303,11 +313,11 @@ class KMeans(
         # k-means++ and callables see the centered data, as in scikit-learn.
         result = []
         if callable(init):
-            if isinstance(X, _stream.Blocks):
+            if isinstance(X, (_stream.Blocks, DaskData)):
                 raise ValueError(
                     "A callable init needs the data in memory; for data read block "
-                    "by block (a memmap or an array-like) pass 'k-means++', "
-                    "'random' or an array of centers."
+                    "by block (a memmap, an array-like or a Dask array) pass "
+                    "'k-means++', 'random' or an array of centers."
                 )
             # A user's callable needs the centered data itself.
             X_centered = X - X_mean
@@ -317,6 +327,11 @@ class KMeans(
                 self._check_center_shape(centers, n_clusters, X.shape[1])
                 result.append(np.asarray(centers, dtype=np.float64))
             return result
+        if isinstance(X, DaskData):
+            return [
+                _kmeans_parallel_centers(X, n_clusters, random_state, X_mean)
+                for _ in range(n_init)
+            ]
         # k-means++ on the centered data, read slab by slab: no copy of X.
         weights = None if init_weight is None else init_weight.astype(np.float64)
         for _ in range(n_init):
@@ -361,6 +376,9 @@ class KMeans(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
             )
         weights = check_sample_weight(sample_weight, n_samples)
+        if isinstance(X, DaskData):
+            _dask.check_no_sample_weight(weights)
+            X.persist()  # every pass reads the blocks where they are
         n_init = self._resolve_n_init()
         self._n_init = n_init
         if self.algorithm == "elkan" and self.n_clusters == 1:
@@ -387,7 +405,7 @@ class KMeans(
                 print("Initialization complete")
             lloyd = (
                 functools.partial(_lloyd_blocks, keep_labels=keep_labels)
-                if isinstance(X, _stream.Blocks)
+                if isinstance(X, (_stream.Blocks, DaskData))
                 else _lloyd
             )
             run = lloyd(
@@ -402,10 +420,11 @@ class KMeans(
                 )
             ):
                 best = run
-        labels, inertia, centers, n_iter = best
+        labels, inertia, centers, n_iter, distinct = best
         self._centers64 = (centers, shift)  # float64, in the frame of ``shift``
-        if labels is not None:  # None: streamed without labels
-            distinct = _count_distinct(labels, self.n_clusters)
+        if keep_labels and isinstance(X, DaskData):  # computed when asked for
+            labels = _dask.kmeans_labels(X, centers, shift)
+        if keep_labels:
             if distinct < self.n_clusters:
                 warnings.warn(
                     f"Number of distinct clusters ({distinct}) found smaller than "
@@ -444,6 +463,8 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
+        if isinstance(X, DaskData):
+            return _dask.kmeans_labels(X, centers, shift)
         labels = np.empty(X.shape[0], dtype=np.int32)
         return _stream.lloyd_pass(X, np.empty(0), centers, shift, labels).labels
 
@@ -482,6 +503,8 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         centers, shift = self._centers_for_kernel()
+        if isinstance(X, DaskData):
+            return _dask.kmeans_transform(X, centers, shift)
         if not isinstance(X, _stream.Blocks):
             return _distance_matrix(X, centers, shift)
         out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
@@ -528,6 +551,8 @@ class KMeans(
         check_is_fitted(self)
         X = check_data(self, X, reset=False)
         weights = check_sample_weight(sample_weight, X.shape[0])
+        if isinstance(X, DaskData):
+            _dask.check_no_sample_weight(weights)
         weights = np.empty(0) if weights is None else weights
         centers, shift = self._centers_for_kernel()
         return -_stream.lloyd_pass(X, weights, centers, shift, inertia="direct").inertia
@@ -591,6 +616,24 @@ class KMeans(
         return self
 
 
+def _kmeans_parallel_centers(X, n_clusters, random_state, X_mean):
+    """Return initial centers for a Dask array: k-means|| candidates, reclustered.
+
+    The weighted candidates (:func:`fastem._dask.kmeans_parallel`, in the frame
+    centered on ``X_mean``) are clustered in memory by a weighted k-means
+    (k-means++ start, Lloyd's iterations): step 8 of Bahmani et al.'s
+    algorithm.
+    """
+    shift = X_mean.astype(np.float64)
+    candidates, weights = _dask.kmeans_parallel(X, n_clusters, random_state, shift)
+    if candidates.shape[0] <= n_clusters:  # fewer distinct rows than clusters
+        return np.resize(candidates, (n_clusters, candidates.shape[1]))
+    local = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
+    local._fit(candidates, weights)
+    centers, local_shift = local._centers64
+    return centers + local_shift
+
+
 def _relocate_empty_clusters(X, sample_weight, centers, shift, labels, step):
     """Move empty clusters onto the rows farthest from their centers.
 
@@ -643,6 +686,8 @@ def _farthest_rows(X, sample_weight, centers, shift, labels, count):
     every row's label, or, for streamed data, None: each block's labels are
     then recomputed from ``centers`` (the centers they were assigned with).
     """
+    if isinstance(X, DaskData):
+        return _dask.farthest_rows(X, centers, shift, count)
     if not isinstance(X, _stream.Blocks):
         distances, _ = _assigned_pass(X, sample_weight, centers, shift, labels)
         if distances.max() == 0:
@@ -683,7 +728,9 @@ def _lloyd_blocks(
     ``keep_labels`` no n-sized array is made at all and the labels returned
     are None (the caller reads them back from the centers).
     """
-    labels = np.empty(X.shape[0], dtype=np.int32) if keep_labels else None
+    dask_data = isinstance(X, DaskData)
+    keep = keep_labels and not dask_data  # a Dask fit's labels are lazy
+    labels = np.empty(X.shape[0], dtype=np.int32) if keep else None
 
     def one_pass(centers, with_inertia):
         return _stream.lloyd_pass(
@@ -709,8 +756,12 @@ def _lloyd_blocks(
             break
     # The labels (if kept) and the inertia of the returned centers: one more
     # pass in every case (after a strict convergence it gives the same labels).
-    inertia = one_pass(centers, with_inertia=True).inertia
-    return labels, inertia, centers, iteration + 1
+    final = one_pass(centers, with_inertia=True)
+    if labels is not None:
+        distinct = _count_distinct(labels, centers.shape[0])
+    else:  # unweighted (Dask) or not reported: the clusters with rows
+        distinct = int(np.count_nonzero(final.weights > 0))
+    return labels, final.inertia, centers, iteration + 1, distinct
 
 
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
@@ -748,7 +799,8 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         labels = _carried_pass(X, sample_weight, centers, state).labels
     # The inertia of the returned labels and centers, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
-    return labels.copy(), inertia, centers, iteration + 1
+    distinct = _count_distinct(labels, centers.shape[0])
+    return labels.copy(), inertia, centers, iteration + 1, distinct
 
 
 def _converged(iteration, strict, center_shift_total, tol, verbose):

@@ -111,6 +111,10 @@ def data_mean(X, sample_weight):
     -------
     ndarray of shape (n_features,)
     """
+    from .. import _dask
+
+    if isinstance(X, _dask.DaskData):  # unweighted: the column means
+        return _dask.column_mean_var(X)[0]
     total = 0.0
     sums = np.zeros(X.shape[1])
     for rows, w in _weighted_slabs(X, sample_weight):
@@ -140,6 +144,10 @@ def data_covariance(X, sample_weight, mean, covariance_type):
     ndarray or float
         Shaped as :attr:`VariationalPrior.covariance`.
     """
+    from .. import _dask
+
+    if isinstance(X, _dask.DaskData):  # unweighted, on the blocks
+        return _dask.data_covariance(X, mean, covariance_type)
     n_features = X.shape[1]
     total = X.shape[0] if sample_weight is None else sample_weight.sum()
     full = covariance_type in ("full", "tied")
