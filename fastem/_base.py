@@ -177,7 +177,10 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             Training data; float32 data is read as float32. An ``np.memmap`` or
             another 2-D array-like with ``shape``, ``dtype`` and row slicing
             (h5py, zarr), of any real dtype, is read block by block and never
-            copied whole (:mod:`fastem._stream`).
+            copied whole (:mod:`fastem._stream`). A ``dask.array.Array`` (or
+            Dask DataFrame) is persisted once and every pass runs on its blocks
+            where they live (:mod:`fastem._dask`); ``sample_weight`` is not
+            supported with it.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -483,7 +486,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels (a lazy Dask array for a Dask array ``X``).
         """
         return self._predict_labels(self._check_predict_data(X))
 
@@ -501,7 +504,8 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             Responsibilities, in ``X``'s float dtype. This output is the one
             (n_samples, n_components) array fastem makes: for data larger than
             memory, take it a block of rows at a time (``predict_proba(X[a:b])``)
-            or use :meth:`predict` and :meth:`score_samples`.
+            or use :meth:`predict` and :meth:`score_samples`. For a Dask array
+            ``X``: a lazy Dask array, chunked as ``X``'s rows.
         """
         X = self._check_predict_data(X)
         means, chol, norm = self._log_norm()
@@ -520,7 +524,7 @@ class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         log_prob : ndarray of shape (n_samples,)
             ``log sum_k exp(log pi_k + log p(x | k))`` of each row, in ``X``'s
-            float dtype.
+            float dtype (a lazy Dask array for a Dask array ``X``).
         """
         X = self._check_predict_data(X)
         means, chol, norm = self._log_norm()

@@ -20,9 +20,11 @@ otherwise Dask's default), one task per block of rows:
 ``transform``) return Dask arrays built with ``map_blocks``: ``X`` is never
 gathered. Only the rows an initialisation picks come to the client.
 
-Inside a task the kernels run on one Numba thread (:data:`TASK_THREADS`): Dask
-already runs one task per core it was given, and two thread pools on the same
-cores spin against each other (measured in the README).
+Inside a task the kernels run on as many Numba threads as the worker's share of
+its machine's cores (:func:`task_threads`): one when Dask runs a task per core
+(the default of ``LocalCluster`` and of the threaded scheduler), more when the
+workers on a machine have fewer threads than it has cores. Two thread pools on
+the same cores spin against each other (measured in the README).
 
 This module imports Dask only when a Dask array is passed: ``import fastem``
 does not import it.
@@ -34,6 +36,7 @@ import math
 import operator
 import sys
 
+import numba
 import numpy as np
 
 from . import kernels
@@ -45,8 +48,8 @@ from .kernels._stats import NK_EPS, SuffStats, stats_from_rows, stats_from_sourc
 #: Statistics are added this many at a time, in block order, up a tree.
 SPLIT_EVERY = 8
 
-#: Numba threads a task's kernel uses (Dask gives each task one core).
-TASK_THREADS = 1
+#: Numba threads a task's kernel uses; None: :func:`task_threads` decides.
+TASK_THREADS = None
 
 #: k-means|| (Bahmani et al. 2012): rounds, and candidates drawn per round per
 #: cluster (the paper's ``l = 2k`` with 5 rounds, among the settings it
@@ -136,6 +139,15 @@ class DaskData:
         """Keep the converted blocks in the workers' memory (``fit``'s passes)."""
         self.array = self.array.persist()
         return self
+
+    @property
+    def threads(self):
+        """Numba threads per task: :data:`TASK_THREADS` or :func:`task_threads`."""
+        if TASK_THREADS is not None:
+            return TASK_THREADS
+        if getattr(self, "_threads", None) is None:
+            self._threads = task_threads()
+        return self._threads
 
     def unpersisted(self):
         """Return the same data as a lazy graph (holding no worker memory)."""
@@ -261,9 +273,59 @@ def check_no_sample_weight(sample_weight):
 # -- the engine: one task per block, a fixed-order tree of additions -----------
 
 
+def task_threads():
+    """Numba threads for a task: each worker's share of its machine's cores.
+
+    With a ``distributed.Client``: ``{worker address: cores of its machine //
+    threads of all workers on that machine}`` (at least 1), asked of the
+    workers once per fit. With Dask's local schedulers, which run a task per
+    core: 1.
+    """
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return 1
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    cores = client.run(_available_cores)
+    per_host = {}
+    for address, info in workers.items():
+        host = info.get("host", address)
+        per_host[host] = per_host.get(host, 0) + int(info["nthreads"])
+    return {
+        address: max(1, cores.get(address, 1) // per_host[info.get("host", address)])
+        for address, info in workers.items()
+    }
+
+
+def _available_cores():
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _threads_here(threads):
+    """Resolve :func:`task_threads`'s answer inside the running task.
+
+    Never more than Numba's pool in this process (``NUMBA_NUM_THREADS``).
+    """
+    if isinstance(threads, dict):
+        from distributed import get_worker
+
+        try:
+            threads = threads.get(get_worker().address, 1)
+        except ValueError:  # not in a worker
+            threads = 1
+    return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+
 def _run_block(function, block, start, shared, threads):
     """Run ``function(block, start, *shared)`` on ``threads`` Numba threads."""
-    with n_threads(threads):
+    with n_threads(_threads_here(threads)):
         return function(block, start, *shared)
 
 
@@ -304,7 +366,7 @@ def map_reduce(data, function, *shared, combine=operator.add):
             block,
             start,
             shared,
-            TASK_THREADS,
+            data.threads,
             dask_key_name=f"fastem-{name}-{token}-{i}",
         )
         for i, (block, start, rows) in enumerate(
@@ -350,7 +412,7 @@ def map_rows(data, function, *shared, dtype, columns=None):
         starts[:, None],
         function,
         shared,
-        TASK_THREADS,
+        data.threads,
         empty,
         dtype=dtype,
         **shape,
@@ -751,7 +813,7 @@ def kmeans_parallel(data, n_clusters, random_state, shift):
                 starts,
                 new,
                 shift,
-                TASK_THREADS,
+                data.threads,
                 *([] if previous is None else [previous[:, None]]),
                 drop_axis=1,
                 dtype=np.float64,
@@ -782,7 +844,7 @@ def kmeans_parallel(data, n_clusters, random_state, shift):
 
 
 def _run_min_sq_distances(block, start, candidates, shift, threads, previous=None):
-    with n_threads(threads):
+    with n_threads(_threads_here(threads)):
         return _block_min_sq_distances(
             block,
             int(start.ravel()[0]),

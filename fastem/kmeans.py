@@ -79,7 +79,13 @@ class KMeans(
         ``n_clusters`` rows drawn at random (``'random'``), an array of initial
         centers, or a callable ``init(X, n_clusters, random_state=rs)`` returning
         one. As in scikit-learn, the k-means++ seeding and the callable see the
-        data with its column means subtracted.
+        data with its column means subtracted. On a Dask array ``'k-means++'``
+        runs k-means|| (Bahmani et al., 2012) on the workers: exact k-means++
+        would take ``n_clusters`` passes over the data, one per center, where
+        k-means|| takes 5 rounds drawing about ``2 * n_clusters`` candidate rows
+        each, weights them by the rows nearest to them and clusters them into
+        ``n_clusters`` centers in memory. ``'random'`` draws the same kind of
+        rows as in memory (a different stream); callables need data in memory.
     n_init : 'auto' or int, default='auto'
         Number of runs from different initial centers; the run with the lowest
         inertia is kept. ``'auto'`` means 1 for ``'k-means++'`` and array
@@ -352,7 +358,10 @@ class KMeans(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training rows. float32 data stays float32.
+            Training rows. float32 data stays float32. A memmap or 2-D
+            array-like is read block by block; a ``dask.array.Array`` (or Dask
+            DataFrame) is fitted where its blocks live, with ``labels_`` a lazy
+            Dask array (:mod:`fastem._dask`).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -15,6 +15,7 @@ import time
 import tracemalloc
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from conftest import COVARIANCE_TYPES
@@ -342,6 +343,20 @@ def test_map_reduce_combines_in_block_order(client):
     )
     assert data.n_blocks == 20 > fdask.SPLIT_EVERY
     assert_array_equal(result, np.arange(0, 40, 2))
+
+
+def test_tasks_use_their_workers_share_of_the_cores(client):
+    # Two one-thread workers on one machine: each task gets half the cores.
+    data = fdask.DaskData(da.ones((40, 2), chunks=(10, 2)))
+    cores = len(os.sched_getaffinity(0))
+    expected = max(1, min(cores // 2, numba.config.NUMBA_NUM_THREADS))
+    assert set(data.threads.values()) == {max(1, cores // 2)}
+    used = fdask.map_reduce(data, _numba_threads, combine=lambda a, b: a + b)
+    assert used == [expected] * 4
+
+
+def _numba_threads(block, start):
+    return [numba.get_num_threads()]
 
 
 def _first_rows(block, start):
