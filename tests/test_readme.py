@@ -1,6 +1,8 @@
 """The README's kernel-layer example runs and asserts what it claims."""
 
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -53,3 +55,17 @@ def test_data_larger_than_memory_examples_print_what_they_say(capsys, index):
     printed = capsys.readouterr().out.splitlines()
     claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[index])
     assert printed == claimed and len(claimed) == 2
+
+
+def test_dask_example_prints_what_it_says(tmp_path):
+    pytest.importorskip("distributed", reason="Dask is an optional extra")
+    blocks = _section_code("Beyond one machine: Dask")
+    assert len(blocks) == 1
+    script = tmp_path / "dask_example.py"
+    script.write_text(blocks[0])
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[0])
+    assert result.stdout.splitlines() == claimed and len(claimed) == 2
