@@ -234,12 +234,7 @@ def dask_inertia(X_dask, centers):
 def fit_gmm(backend, covariance_type, X, init, max_iter, client_threads):
     """Fit fastem's GaussianMixture on ``X`` (NumPy or Dask) from ``init``."""
     model = backends.make_gmm("fastem", covariance_type, init, max_iter)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if backend == "fastem-memory":
-            with backends.threads("fastem", client_threads):
-                return model.fit(X)
-        return model.fit(X)
+    return _fit_quietly(model, backend, X, client_threads)
 
 
 def make_kmeans(backend, centers, max_iter):
@@ -269,6 +264,11 @@ def make_kmeans(backend, centers, max_iter):
 def fit_kmeans(backend, X, centers, max_iter, client_threads):
     """Fit ``backend``'s KMeans on ``X`` from ``centers``; returns the model."""
     model = make_kmeans(backend, centers, max_iter)
+    return _fit_quietly(model, backend, X, client_threads)
+
+
+def _fit_quietly(model, backend, X, client_threads):
+    """``model.fit(X)`` without warnings; in memory on ``client_threads``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if backend == "fastem-memory":

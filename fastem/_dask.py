@@ -209,6 +209,8 @@ def as_data(X, estimator, *, reset, ensure_min_samples=1):
     """
     from sklearn.utils.validation import _check_feature_names, _check_n_features
 
+    from ._stream import check_min_shape
+
     name = type(estimator).__name__
     if is_dask_dataframe(X):
         # the frame's empty pandas prototype carries its column names
@@ -221,17 +223,7 @@ def as_data(X, estimator, *, reset, ensure_min_samples=1):
     else:
         _check_dask_array(X, name)
         data = DaskData(X, estimator_name=name)
-    n_samples, n_features = data.shape
-    if n_samples < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {n_samples} sample(s) (shape={data.shape}) while a "
-            f"minimum of {ensure_min_samples} is required by {name}."
-        )
-    if n_features < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={data.shape}) while a minimum "
-            f"of 1 is required by {name}."
-        )
+    check_min_shape(data.shape, ensure_min_samples, name)
     _check_n_features(estimator, data, reset=reset)
     return data
 
@@ -467,44 +459,22 @@ def _block_labels(block, start, means, chol, log_norm, covariance_type):
 
 def score_samples(data, means, chol, log_norm, covariance_type):
     """Lazy per-row log-likelihoods, in the data's dtype."""
-    return map_rows(
-        data,
-        _block_lse,
-        means,
-        chol,
-        log_norm,
-        covariance_type,
-        data.dtype,
-        dtype=data.dtype,
-    )
+    params = (means, chol, log_norm, covariance_type, data.dtype)
+    return map_rows(data, _block_lse, *params, dtype=data.dtype)
 
 
 def predict_proba(data, means, chol, log_norm, covariance_type):
     """Lazy responsibilities, (n_samples, n_components) in the data's dtype."""
+    params = (means, chol, log_norm, covariance_type, data.dtype)
     return map_rows(
-        data,
-        _block_resp,
-        means,
-        chol,
-        log_norm,
-        covariance_type,
-        data.dtype,
-        dtype=data.dtype,
-        columns=means.shape[0],
+        data, _block_resp, *params, dtype=data.dtype, columns=means.shape[0]
     )
 
 
 def labels(data, means, chol, log_norm, covariance_type):
     """Lazy most likely components (int64)."""
-    return map_rows(
-        data,
-        _block_labels,
-        means,
-        chol,
-        log_norm,
-        covariance_type,
-        dtype=np.int64,
-    )
+    params = (means, chol, log_norm, covariance_type)
+    return map_rows(data, _block_labels, *params, dtype=np.int64)
 
 
 def _block_predictive(block, start, params, weights, covariance_type):

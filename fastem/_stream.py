@@ -311,6 +311,21 @@ def _read_ahead_for(array):
     return advise
 
 
+def check_min_shape(shape, ensure_min_samples, name):
+    """Raise scikit-learn's errors for too few rows or no feature."""
+    n_samples, n_features = shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={shape}) while a "
+            f"minimum of {ensure_min_samples} is required by {name}."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum "
+            f"of 1 is required by {name}."
+        )
+
+
 def as_data(X, estimator, *, reset, ensure_min_samples=1):
     """Wrap streamed input in :class:`Blocks` after scikit-learn's shape checks.
 
@@ -321,18 +336,7 @@ def as_data(X, estimator, *, reset, ensure_min_samples=1):
         data = X
     else:
         data = Blocks(X, estimator_name=type(estimator).__name__)
-    name = type(estimator).__name__
-    n_samples, n_features = data.shape
-    if n_samples < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {n_samples} sample(s) (shape={data.shape}) while a "
-            f"minimum of {ensure_min_samples} is required by {name}."
-        )
-    if n_features < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={data.shape}) while a minimum "
-            f"of 1 is required by {name}."
-        )
+    check_min_shape(data.shape, ensure_min_samples, type(estimator).__name__)
     _check_feature_names(estimator, X, reset=reset)
     _check_n_features(estimator, data, reset=reset)
     return data
