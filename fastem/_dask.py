@@ -35,6 +35,7 @@ import functools
 import math
 import operator
 import sys
+import uuid
 
 import numba
 import numpy as np
@@ -347,9 +348,8 @@ def map_reduce(data, function, *shared, combine=operator.add):
         :data:`SPLIT_EVERY` at a time: one fixed tree, whatever the scheduling.
     """
     import dask
-    from dask.base import tokenize
 
-    token = tokenize(function.__name__, np.random.random())
+    token = uuid.uuid4().hex  # fresh keys every pass (NumPy's global RNG untouched)
     shared = dask.delayed(shared, traverse=False, name=f"fastem-shared-{token}")
     name = function.__name__.lstrip("_")
     parts = [
