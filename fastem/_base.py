@@ -51,6 +51,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _dask, _init, _stream, kernels
+from ._io import ModelFileMixin
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
 from .kernels._stats import stats_from_rows, stats_from_source
@@ -59,7 +60,7 @@ from .kernels._stats import stats_from_rows, stats_from_source
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class BaseEMMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMeta):
     """EM fit loop, prediction and sampling; subclasses fill the hooks."""
 
     #: Names of the fitted array attributes stored in the data's dtype.

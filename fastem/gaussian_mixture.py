@@ -13,6 +13,7 @@ from ._validation import (
     check_shape,
 )
 from .kernels import _mstep
+from .kernels._gaussian import _expected_chol_shape
 from .kernels._stats import NK_EPS
 
 
@@ -261,13 +262,7 @@ class GaussianMixture(BaseEMMixture):
             cov_type = self.covariance_type
             name = f"{cov_type} precision"
             precisions = as_float_array(self.precisions_init, name)
-            shape = {
-                "full": (k, d, d),
-                "tied": (d, d),
-                "diag": (k, d),
-                "spherical": (k,),
-            }[cov_type]
-            check_shape(precisions, shape, name)
+            check_shape(precisions, _expected_chol_shape(cov_type, k, d), name)
             check_precision(precisions, cov_type)
             self._precisions_init = precisions
 

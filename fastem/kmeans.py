@@ -19,6 +19,7 @@ from . import _dask, _online, _stream
 from ._config import slabs
 from ._dask import DaskData
 from ._init import choose_rows
+from ._io import ModelFileMixin
 from ._seeding import kmeans_plusplus
 from ._validation import (
     KMEANS_CONSTRAINTS,
@@ -57,7 +58,11 @@ def _tolerance(X, tol):
 
 
 class KMeans(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    ModelFileMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
 ):
     """K-means clustering with Lloyd's algorithm [1]_ on a fused compiled kernel.
 

@@ -17,6 +17,16 @@ def _section_code(title):
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
+def _run_and_compare_claims(block, capsys):
+    """Run a README block; return what it printed, checked against its comments."""
+    exec(compile(block, str(README), "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    # The comments in the block show the output: check them against the run.
+    claimed = re.findall(r"print\(.*?\)\s+# (.*)", block)
+    assert printed == claimed
+    return printed
+
+
 def test_kernel_layer_example_runs():
     blocks = _section_code("The kernel layer")
     assert len(blocks) == 1
@@ -37,12 +47,7 @@ def test_kernel_layer_example_would_catch_a_wrong_fit():
 def test_choosing_the_number_of_components_example_prints_what_it_says(capsys):
     blocks = _section_code("Letting the model choose the number of components")
     assert len(blocks) == 1
-    exec(compile(blocks[0], str(README), "exec"), {})
-    printed = capsys.readouterr().out.splitlines()
-    # The comments in the block show the output: check them against the run.
-    claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[0])
-    assert printed == claimed
-    assert printed[-1] == "4"
+    assert _run_and_compare_claims(blocks[0], capsys)[-1] == "4"
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["memmap", "partial_fit"])
@@ -69,3 +74,9 @@ def test_dask_example_prints_what_it_says(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     claimed = re.findall(r"print\(.*?\)\s+# (.*)", blocks[0])
     assert result.stdout.splitlines() == claimed and len(claimed) == 2
+
+
+def test_model_files_example_prints_what_it_says(capsys):
+    blocks = _section_code("Model files")
+    assert len(blocks) == 1
+    assert _run_and_compare_claims(blocks[0], capsys) == ["GaussianMixture True"]
