@@ -465,3 +465,15 @@ def test_workqueue_layer_with_several_dask_threads_does_not_abort():
     result = _run_python(code, NUMBA_THREADING_LAYER="workqueue")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-1] == "workqueue"
+
+
+def test_a_dask_fitted_kmeans_saves_without_its_lazy_labels(client, data, tmp_path):
+    from fastem import load
+
+    X, Xd = data
+    fitted = KMeans(N_COMPONENTS, random_state=0).fit(Xd)
+    fitted.save(tmp_path / "km.npz")
+    loaded = load(tmp_path / "km.npz")
+    assert not hasattr(loaded, "labels_")
+    assert_array_equal(loaded.predict(X), fitted.predict(Xd).compute())
+    assert loaded.inertia_ == fitted.inertia_
