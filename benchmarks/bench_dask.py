@@ -277,37 +277,6 @@ def _fit_quietly(model, backend, X, client_threads):
         return model.fit(X)
 
 
-def fastem_dask_support(X_small):
-    """Whether fastem fits Dask arrays on the workers: ``{model: None or why not}``.
-
-    A fastem without Dask support turns the Dask array into a NumPy one in the
-    client and fits there, which must not be timed as a Dask fit: its
-    ``predict`` then returns a NumPy array, not a Dask one. ``model`` is
-    ``"gmm"`` (GaussianMixture) or ``"kmeans"``.
-    """
-    import dask.array as da
-
-    sample = X_small[:1000].compute()
-    models = {
-        "gmm": backends.make_gmm(
-            "fastem", "diag", data.initial_parameters(sample, 2, "diag"), 1
-        ),
-        "kmeans": make_kmeans("fastem-dask", sample[:2], 1),
-    }
-    reasons = {}
-    for name, model in models.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            labels = model.fit(X_small).predict(X_small)
-        reasons[name] = None
-        if not isinstance(labels, da.Array):
-            reasons[name] = (
-                f"fastem's {type(model).__name__}.predict on a Dask array returned "
-                f"{type(labels).__name__}, not a Dask array: no Dask support"
-            )
-    return reasons
-
-
 def per_iteration(samples, a, m):
     """Median over repeats of ``(t[a + m] - t[a]) / m``."""
     return statistics.median((s[a + m] - s[a]) / m for s in samples)
@@ -354,9 +323,9 @@ def warm_up(fit, names, inputs):
 # --------------------------------------------------------------------------
 
 
-def measure_gmm(args, X_dask, X_np, dask_ok, log):
+def measure_gmm(args, X_dask, X_np, log):
     """GaussianMixture: per-iteration time on Dask against in memory."""
-    names = GMM_BACKENDS if dask_ok else GMM_BACKENDS[:1]
+    names = list(GMM_BACKENDS)
     inputs = {"fastem-memory": X_np, "fastem-dask": X_dask}
     small_rows = 2 * args.block_rows
     small = {"fastem-memory": X_np[:small_rows], "fastem-dask": X_dask[:small_rows]}
@@ -384,9 +353,9 @@ def measure_gmm(args, X_dask, X_np, dask_ok, log):
     return results
 
 
-def measure_kmeans(args, X_dask, X_np, dask_ok, log):
+def measure_kmeans(args, X_dask, X_np, log):
     """KMeans: fastem on Dask against dask-ml (and fastem in memory)."""
-    names = [b for b in KMEANS_BACKENDS if dask_ok or b != "fastem-dask"]
+    names = list(KMEANS_BACKENDS)
     if args.no_dask_ml:
         names.remove("dask-ml")
     inputs = {"fastem-memory": X_np, "fastem-dask": X_dask, "dask-ml": X_dask}
@@ -657,8 +626,6 @@ def render(run):
         "the end.",
         "",
     ]
-    for reason in run.get("skipped", []):
-        lines += [f"Skipped: {reason}", ""]
     for key, table in (
         ("gmm", _gmm_table),
         ("kmeans", _kmeans_table),
@@ -801,7 +768,6 @@ def main(argv=None):
             k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
         },
         "versions": versions(),
-        "skipped": [],
         "load": {"start": _load()},
     }
     run["config"]["n_blocks"] = len(row_chunks(args.n, args.block_rows))
@@ -818,16 +784,10 @@ def main(argv=None):
             X_dask, args.n, args.d, args.k, args.block_rows, args.seed
         )
         _log("client copy made and checked")
-        support = fastem_dask_support(X_dask[: 2 * args.block_rows])
-        for reason in filter(None, support.values()):
-            run["skipped"].append(f"fastem on Dask: {reason}")
-            _log(f"skipping fastem on Dask: {reason}")
         if not args.no_gmm:
-            run["gmm"] = measure_gmm(args, X_dask, X_np, support["gmm"] is None, _log)
+            run["gmm"] = measure_gmm(args, X_dask, X_np, _log)
         if not args.no_kmeans:
-            run["kmeans"] = measure_kmeans(
-                args, X_dask, X_np, support["kmeans"] is None, _log
-            )
+            run["kmeans"] = measure_kmeans(args, X_dask, X_np, _log)
         del X_dask
     if not args.no_blocks:
         run["blocks"] = measure_blocks(args, _log)
