@@ -435,6 +435,8 @@ class KMeans(
             ):
                 best = run
         labels, inertia, centers, n_iter, distinct = best
+        if distinct is None:  # counted for the kept run only
+            distinct = _count_distinct(labels, self.n_clusters)
         self._centers64 = (centers, shift)  # float64, in the frame of ``shift``
         if keep_labels and isinstance(X, DaskData):
             # Lazy, on the input's graph: computed when asked for, and not
@@ -741,8 +743,10 @@ def _lloyd_blocks(
     change exactly when the recomputed centers equal the previous ones bit for
     bit (the sums are then over the same rows in the same order), which is how
     strict convergence is told here without a second labels array. Without
-    ``keep_labels`` no n-sized array is made at all and the labels returned
-    are None (the caller reads them back from the centers).
+    ``keep_labels`` (or for Dask data) no n-sized array is made at all and
+    the labels returned are None (the caller reads them back from the
+    centers); the number of distinct clusters then comes from the final
+    pass's weights, and is None when the labels are returned.
     """
     dask_data = isinstance(X, DaskData)
     keep = keep_labels and not dask_data  # a Dask fit's labels are lazy
@@ -773,21 +777,22 @@ def _lloyd_blocks(
     # The labels (if kept) and the inertia of the returned centers: one more
     # pass in every case (after a strict convergence it gives the same labels).
     final = one_pass(centers, with_inertia=True)
-    if labels is not None:
-        distinct = _count_distinct(labels, centers.shape[0])
-    else:  # unweighted (Dask) or not reported: the clusters with rows
-        distinct = int(np.count_nonzero(final.weights > 0))
+    # Without labels (unweighted Dask data, or not reported): the clusters
+    # with rows; with labels, the caller counts them for the kept run.
+    distinct = None if labels is not None else int(np.count_nonzero(final.weights > 0))
     return labels, final.inertia, centers, iteration + 1, distinct
 
 
 def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
-    Returns ``(labels, inertia, centers, n_iter)`` with scikit-learn's
-    semantics: the loop stops when the labels do not change (strict
-    convergence) or when the squared center shift is within ``tol``; unless it
-    converged strictly, the rows are re-assigned to the final centers, and the
-    inertia is that of the returned labels and centers.
+    Returns ``(labels, inertia, centers, n_iter, None)`` with scikit-learn's
+    semantics (the last item, the number of distinct clusters, is counted from
+    the labels by the caller for the run it keeps): the loop stops when the
+    labels do not change (strict convergence) or when the squared center shift
+    is within ``tol``; unless it converged strictly, the rows are re-assigned
+    to the final centers, and the inertia is that of the returned labels and
+    centers.
     """
     strict = False
     # Every pass updates the sums with the rows that changed cluster (unless
@@ -815,8 +820,7 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         labels = _carried_pass(X, sample_weight, centers, state).labels
     # The inertia of the returned labels and centers, from the direct distance.
     _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
-    distinct = _count_distinct(labels, centers.shape[0])
-    return labels.copy(), inertia, centers, iteration + 1, distinct
+    return labels.copy(), inertia, centers, iteration + 1, None
 
 
 def _converged(iteration, strict, center_shift_total, tol, verbose):
