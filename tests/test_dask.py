@@ -477,3 +477,10 @@ def test_a_dask_fitted_kmeans_saves_without_its_lazy_labels(client, data, tmp_pa
     assert not hasattr(loaded, "labels_")
     assert_array_equal(loaded.predict(X), fitted.predict(Xd).compute())
     assert loaded.inertia_ == fitted.inertia_
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, "U3"])
+def test_non_real_dask_arrays_are_refused(dtype):
+    X = da.from_array(np.ones((20, 2), dtype=dtype), chunks=10)
+    with pytest.raises(ValueError, match="real numbers.*got dtype"):
+        GaussianMixture(2).fit(X)
