@@ -50,7 +50,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _dask, _init, _stream, kernels
+from . import _dask, _init, _progress, _stream, kernels
 from ._io import ModelFileMixin
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
@@ -381,6 +381,9 @@ class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMe
 
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
+            _progress.report(
+                self, "init", init=init, n_init=n_init, max_iter=self.max_iter
+            )
             if do_init:
                 self._initialize_parameters(X, random_state, sample_weight)
                 lower_bound = -np.inf
@@ -403,10 +406,18 @@ class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMe
                 self._last_lower_bound = lower_bound
                 change = lower_bound - prev_lower_bound
                 self._print_verbose_msg_iter_end(n_iter, change)
+                _progress.report(
+                    self,
+                    "iteration",
+                    n_iter=n_iter,
+                    lower_bound=lower_bound,
+                    change=change,
+                )
                 if abs(change) < self.tol:
                     converged = True
                     break
             self._print_verbose_msg_init_end(lower_bound, converged)
+            _progress.report(self, "end", converged=converged)
             if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                 max_lower_bound = lower_bound
                 best_params = self._get_parameters()

@@ -21,16 +21,14 @@ it over the target (``os.replace``) only once it is complete and flushed to
 disk, so a crash or a full disk never leaves half a model behind.
 """
 
-import contextlib
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_path
 from .kernels._gaussian import _expected_chol_shape
 
 FORMAT = "fastem-model"
@@ -188,20 +186,8 @@ def save(estimator, path):
 
 
 def _write_atomically(path, arrays):
-    directory = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=directory
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
 
 
 # -- loading -----------------------------------------------------------------------

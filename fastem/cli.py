@@ -1,177 +1,624 @@
-"""The ``fastem`` command line: ``fastem demo`` and ``fastem bench``."""
+"""The ``fastem`` command line: fit, predict, select, info, bench and demo.
+
+Every command reads its inputs and checks that its outputs can be written
+before any work, writes each output atomically (a temporary file renamed over
+the target once complete) and reports a problem as one line on standard error
+with a non-zero exit status: 1 for a bad file or value, 2 for a usage error,
+130 when interrupted. Progress goes to standard error (see
+:mod:`fastem._terminal`), results to standard output.
+"""
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-from fastem._bench.data import make_blobs
+from . import _datafiles, _progress, _terminal
+from ._atomic import atomic_path
 
-DEMO_ITERATIONS = 10
-
-
-def _load_image_pixels():
-    """RGB pixels of scikit-learn's bundled 'china.jpg' in [0, 1], or None."""
-    try:
-        from sklearn.datasets import load_sample_image
-
-        image = load_sample_image("china.jpg")
-    except ImportError:
-        return None, None
-    pixels = np.asarray(image, dtype=np.float64).reshape(-1, 3) / 255.0
-    return pixels, f"china.jpg pixels (scikit-learn sample image, {image.shape})"
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+MODELS = {
+    "gmm": "GaussianMixture",
+    "bayes": "BayesianGaussianMixture",
+    "kmeans": "KMeans",
+}
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+MODEL_FORMATS = (".npz",)
+TABLE_FORMATS = (".csv",)
 
 
-def _load_demo_data():
-    pixels, name = _load_image_pixels()
-    if pixels is not None:
-        return pixels, name, "color quantization"
-    from sklearn.datasets import load_digits
-
-    print("(Pillow is not installed, so the sample image cannot be decoded;")
-    print(" using scikit-learn's bundled digits instead: pip install pillow)")
-    return load_digits().data, "scikit-learn digits (1797 x 64)", "digit clusters"
+class CommandError(Exception):
+    """A problem to report in one line (exit status 1)."""
 
 
-def _progress_fit(X, n_components, covariance_type, max_iter, seed):
-    """Fit fastem, printing the lower bound and its change at each iteration."""
-    from fastem import GaussianMixture
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit status 2)."""
 
-    gm = GaussianMixture(
-        n_components,
-        covariance_type=covariance_type,
-        max_iter=max_iter,
-        random_state=seed,
-        verbose=3,
-        verbose_interval=1,
-    )
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gm.fit(X)
-    return gm, time.perf_counter() - start
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _summary(gm, X):
-    print(f"  converged: {gm.converged_} after {gm.n_iter_} iterations")
-    print(f"  lower bound (mean log-likelihood): {gm.lower_bound_:.6f}")
-    print(f"  BIC: {gm.bic(X):.1f}")
-    order = np.argsort(-gm.weights_)
-    print("  heaviest components (weight: mean):")
-    for k in order[:5]:
-        mean = np.array2string(gm.means_[k][:6], precision=3, suppress_small=True)
-        more = " ..." if gm.means_.shape[1] > 6 else ""
-        print(f"    {gm.weights_[k]:.3f}: {mean}{more}")
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def _time_fit(make, X, repeats=1):
-    times = []
-    for _ in range(repeats):
-        model = make()
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), model
+# -- fit --------------------------------------------------------------------------
 
 
-def _compare(X, reference, max_iter):
-    """Time fastem and scikit-learn on the same work (same start, tol=0)."""
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
-    from threadpoolctl import threadpool_limits
+FIT_EPILOG = """\
+examples:
+  fastem fit data.csv -k 5 -o model.npz
+  fastem fit data.npy -k 8 --covariance-type diag --n-init 3 --seed 0 -o model.npz
+  fastem fit data.parquet -k 20 --model bayes -o model.npz --plot fit.png
+  fastem fit data.npz --key x -k 4 --model kmeans -o centers.npz
 
-    from fastem import GaussianMixture
-
-    params = dict(
-        n_components=reference.n_components,
-        covariance_type=reference.covariance_type,
-        weights_init=reference.weights_,
-        means_init=reference.means_,
-        precisions_init=reference.precisions_,
-        max_iter=max_iter,
-        tol=0.0,
-    )
-    t_fastem, fitted = _time_fit(lambda: GaussianMixture(**params), X, repeats=3)
-    best = None
-    for threads in (1, 2):
-        with threadpool_limits(threads):
-            t_sk, sk = _time_fit(lambda: SkGaussianMixture(**params), X)
-        if best is None or t_sk < best[0]:
-            best = (t_sk, threads, sk)
-    t_sk, threads, sk = best
-    agree = float(np.max(np.abs(fitted.means_ - sk.means_)))
-    print(
-        f"  {max_iter} EM iterations from the same start, tol=0:\n"
-        f"    fastem        {t_fastem:8.3f} s"
-        f"  ({t_fastem / max_iter * 1e3:.1f} ms/iter)\n"
-        f"    scikit-learn  {t_sk:8.3f} s  ({t_sk / max_iter * 1e3:.1f} ms/iter,"
-        f" best of 1 and 2 BLAS threads: {threads})\n"
-        f"    speed-up      {t_sk / t_fastem:8.1f} x"
-        f"   (largest difference between the fitted means: {agree:.1e})"
-    )
+DATA is .npy (memory-mapped: larger than memory is fine), .npz, .csv (comma-
+separated, a header line allowed) or .parquet (needs pyarrow). Parameters
+left out take scikit-learn's defaults. The model file is read back by
+`fastem predict`, `fastem info` and fastem.load().
+"""
 
 
-def _demo_parser():
-    parser = argparse.ArgumentParser(
-        prog="fastem demo",
-        description="Fit Gaussian mixtures with fastem on real and generated data "
-        "and compare with scikit-learn on the same work.",
-    )
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
-    parser.add_argument("--n-features", type=int, default=8)
-    parser.add_argument("--n-components", type=int, default=8)
-    parser.add_argument("--max-iter", type=int, default=DEMO_ITERATIONS)
+def _add_data(parser):
+    parser.add_argument("data", metavar="DATA", help="data file, one row per sample")
     parser.add_argument(
-        "--no-sklearn", action="store_true", help="skip the timing comparison"
+        "--key", metavar="NAME", help="the array to read from an .npz holding several"
     )
+
+
+def _add_quiet(parser):
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print no progress and no summary"
+    )
+
+
+def _fit_parser(commands):
+    parser = commands.add_parser(
+        "fit",
+        help="fit a mixture or k-means model to a data file",
+        description="Fit a Gaussian mixture, a Bayesian (variational) Gaussian "
+        "mixture or k-means to DATA and save the model.",
+        epilog=FIT_EPILOG,
+        formatter_class=_formatter,
+    )
+    _add_data(parser)
+    parser.add_argument(
+        "-k",
+        "--n-components",
+        type=int,
+        required=True,
+        metavar="K",
+        help="number of components (clusters for kmeans)",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="model file (.npz)"
+    )
+    parser.add_argument(
+        "--model", choices=tuple(MODELS), default="gmm", help="(default: gmm)"
+    )
+    parser.add_argument(
+        "--covariance-type",
+        choices=COVARIANCE_TYPES,
+        help="gmm and bayes only (default: full)",
+    )
+    parser.add_argument("--max-iter", type=int, metavar="N", help="EM/Lloyd iterations")
+    parser.add_argument("--tol", type=float, metavar="T", help="convergence threshold")
+    parser.add_argument("--n-init", type=int, metavar="N", help="initialisations")
+    parser.add_argument(
+        "--init",
+        metavar="METHOD",
+        help="gmm/bayes: kmeans, k-means++, random, random_from_data; "
+        "kmeans: k-means++, random",
+    )
+    parser.add_argument("--reg-covar", type=float, metavar="R", help="gmm and bayes")
+    parser.add_argument("--seed", type=int, metavar="S", help="random seed")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also save a figure (.png, .pdf, .svg): the convergence curve and "
+        "the clusters (needs matplotlib: pip install 'fastem[plot]')",
+    )
+    _add_quiet(parser)
+    parser.set_defaults(run=fit)
     return parser
 
 
-def demo(argv=None):
-    """Run the demo: real data, then a generated million-point dataset.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Options (see ``fastem demo --help``): the size of the generated data,
-        the number of iterations compared, ``--no-sklearn``.
-
-    Returns
-    -------
-    int
-        Exit status (0 on success).
-    """
-    args = _demo_parser().parse_args(argv)
-    import numba
-
+def _estimator(args):
+    """Build the estimator ``args`` ask for; options that do not apply are errors."""
     import fastem
 
-    print(
-        f"fastem {fastem.__version__}, numba {numba.__version__}, "
-        f"{numba.get_num_threads()} threads"
-    )
-    start = time.perf_counter()
-    X, name, task = _load_demo_data()
-    print(f"\n== Real data: {name}, {X.shape[0]} x {X.shape[1]} ({task}) ==")
-    gm, elapsed = _progress_fit(X, 16, "full", 100, 0)
-    print(f"  fit took {elapsed:.2f} s (includes compilation on a first run)")
-    _summary(gm, X)
-    if not args.no_sklearn:
-        _compare(X, gm, args.max_iter)
+    kmeans = args.model == "kmeans"
+    if kmeans:
+        for option, value in (
+            ("--covariance-type", args.covariance_type),
+            ("--reg-covar", args.reg_covar),
+        ):
+            if value is not None:
+                raise CommandError(f"{option} does not apply to --model kmeans.")
+    params = {
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "n_init": args.n_init,
+        "random_state": args.seed,
+    }
+    if kmeans:
+        params.update(n_clusters=args.n_components, init=args.init)
+    else:
+        params.update(
+            n_components=args.n_components,
+            covariance_type=args.covariance_type,
+            init_params=args.init,
+            reg_covar=args.reg_covar,
+        )
+    params = {name: value for name, value in params.items() if value is not None}
+    estimator = getattr(fastem, MODELS[args.model])(**params)
+    estimator._validate_params()  # scikit-learn's checks, before reading the data
+    return estimator
 
-    n, d, k = args.n_samples, args.n_features, args.n_components
-    print(f"\n== Generated data: {n} x {d}, {k} blobs, full covariances ==")
-    X = make_blobs(n, d, k)
-    gm, elapsed = _progress_fit(X, k, "full", 100, 0)
-    print(f"  fit took {elapsed:.2f} s")
-    _summary(gm, X)
-    if not args.no_sklearn:
-        _compare(X, gm, args.max_iter)
-    print(f"\nDemo finished in {time.perf_counter() - start:.1f} s.")
+
+def _check_plot_output(path):
+    _datafiles.check_output(path, PLOT_FORMATS, "--plot")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CommandError(
+            "--plot needs matplotlib: pip install 'fastem[plot]'."
+        ) from None
+
+
+def _run_fit(estimator, X, mode):
+    """Fit under a progress display; return the seconds and the warnings."""
+    progress = _terminal.FitProgress(estimator, mode)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with _progress.observe(progress):
+                estimator.fit(X)
+        finally:
+            progress.close()
+    return time.perf_counter() - start, caught, progress
+
+
+def _kept_history(estimator, progress):
+    """KMeans's center shifts of the run it kept (the last of its length)."""
+    runs = [run for run in progress.histories if len(run) == estimator.n_iter_]
+    return runs[-1] if runs else None
+
+
+def _save_figure(figure, path):
+    suffix = Path(path).suffix.lower()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=suffix[1:], dpi=120)
+
+
+def fit(args):
+    """``fastem fit``: fit DATA, save the model (and a figure)."""
+    estimator = _estimator(args)
+    _datafiles.check_output(args.output, MODEL_FORMATS, "-o")
+    if args.plot:
+        _check_plot_output(args.plot)
+    X = _read(args)
+    mode = _terminal.display_mode(sys.stderr, args.quiet)
+    seconds, caught, progress = _run_fit(estimator, X, mode)
+    figure = None
+    if args.plot:
+        from . import plot
+
+        history = None
+        if args.model == "kmeans":
+            history = _kept_history(estimator, progress)
+        figure = plot.fit_summary(estimator, X, history=history)
+    estimator.save(args.output)
+    if figure is not None:
+        _save_figure(figure, args.plot)
+    _warn(caught, "fit")
+    if not args.quiet:
+        _fit_summary(estimator, X, args, seconds)
     return 0
+
+
+def _fit_summary(estimator, X, args, seconds):
+    name = type(estimator).__name__
+    n, d = X.shape
+    print(f"{name} on {args.data} ({n} x {d}), fitted in {seconds:.2f} s")
+    if args.model == "kmeans":
+        print(f"  iterations: {estimator.n_iter_}, inertia: {estimator.inertia_:.6g}")
+        sizes = np.bincount(estimator.labels_, minlength=estimator.n_clusters)
+        print(f"  cluster sizes: {_first(sizes, '{:d}')}")
+    else:
+        state = "converged" if estimator.converged_ else "did not converge"
+        bound = "ELBO" if args.model == "bayes" else "mean log-likelihood"
+        print(
+            f"  {state} after {estimator.n_iter_} iterations; lower bound "
+            f"{estimator.lower_bound_:.6f} ({bound} per row)"
+        )
+        if args.model == "gmm":
+            bic, aic = _criteria(estimator, X)
+            print(f"  BIC {bic:.1f}, AIC {aic:.1f}")
+        else:
+            used = int(np.sum(estimator.weights_ > 1e-2))
+            print(
+                f"  components with weight > 0.01: {used} of {estimator.n_components}"
+            )
+        print(f"  weights: {_first(np.sort(estimator.weights_)[::-1], '{:.3f}')}")
+    size = Path(args.output).stat().st_size
+    print(f"  saved to {args.output} ({size / 1024:.1f} KiB)")
+    if args.plot:
+        print(f"  figure saved to {args.plot}")
+
+
+def _criteria(estimator, X):
+    """BIC and AIC from one scoring pass."""
+    log_likelihood = estimator.score(X) * X.shape[0]
+    n_parameters = estimator._n_parameters()
+    return (
+        -2 * log_likelihood + n_parameters * np.log(X.shape[0]),
+        -2 * log_likelihood + 2 * n_parameters,
+    )
+
+
+def _first(values, fmt, count=10):
+    text = " ".join(fmt.format(value) for value in values[:count])
+    return text + (f" ... ({len(values)} in all)" if len(values) > count else "")
+
+
+# -- predict ------------------------------------------------------------------------
+
+
+PREDICT_EPILOG = """\
+examples:
+  fastem predict model.npz data.csv -o labels.npy
+  fastem predict model.npz data.npy --proba -o proba.npy
+  fastem predict model.npz data.parquet --score -o loglik.csv
+
+The output is .npy or .csv, one row per row of DATA: the component index
+(int32), the k membership probabilities (--proba) or the log-likelihood of
+the row (--score). It is written slab by slab, so memory stays small for any
+number of rows.
+"""
+
+
+def _predict_parser(commands):
+    parser = commands.add_parser(
+        "predict",
+        help="labels, probabilities or log-likelihoods of rows under a model",
+        description="Apply a model file to DATA and write one result per row.",
+        epilog=PREDICT_EPILOG,
+        formatter_class=_formatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file from fastem fit")
+    _add_data(parser)
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output (.npy or .csv)"
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
+        "--proba", action="store_true", help="membership probabilities (mixtures)"
+    )
+    what.add_argument(
+        "--score", action="store_true", help="per-row log-likelihood (mixtures)"
+    )
+    _add_quiet(parser)
+    parser.set_defaults(run=predict)
+    return parser
+
+
+def predict(args):
+    """``fastem predict``: write labels, probabilities or scores of DATA's rows."""
+    import fastem
+
+    _datafiles.check_output(args.output, _datafiles.ROW_FORMATS, "-o")
+    model = fastem.load(args.model)
+    mixture = hasattr(model, "predict_proba")
+    if (args.proba or args.score) and not mixture:
+        option = "--proba" if args.proba else "--score"
+        raise CommandError(
+            f"{option} needs a mixture model; {args.model} holds a "
+            f"{type(model).__name__}."
+        )
+    X = _read(args)
+    n_features = model.n_features_in_
+    if X.shape[1] != n_features:
+        raise CommandError(
+            f"{args.data} has {X.shape[1]} columns; the model in {args.model} "
+            f"was fitted on {n_features}."
+        )
+    if args.proba:
+        k = model.n_components
+        columns, dtype, header = k, np.float64, [f"p{j}" for j in range(k)]
+        rows = model.predict_proba
+    elif args.score:
+        columns, dtype, header = None, np.float64, ["log_likelihood"]
+        rows = model.score_samples
+    else:
+        columns, dtype, header = None, np.int32, ["label"]
+        rows = model.predict
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _datafiles.write_rows(
+            args.output,
+            X.shape[0],
+            columns,
+            dtype,
+            lambda start, stop: rows(X[start:stop]),
+            header=header,
+        )
+    _warn(caught, "predict")
+    if not args.quiet:
+        what = "probabilities" if args.proba else "scores" if args.score else "labels"
+        print(f"wrote the {what} of {X.shape[0]} rows to {args.output}")
+    return 0
+
+
+# -- select -------------------------------------------------------------------------
+
+
+SELECT_EPILOG = """\
+examples:
+  fastem select data.csv -k 1:10
+  fastem select data.npy -k 2:20:2 --covariance-type diag,spherical --criterion aic
+  fastem select data.parquet -k 1:8 -o best.npz --table table.csv --plot select.png
+
+Every (K, covariance type) candidate is a GaussianMixture fit; candidates
+run side by side on all cores. The table goes to standard output, the best
+candidate (smallest criterion) marked with '*'.
+"""
+
+
+def _components(text):
+    """``'1:10'`` (inclusive), ``'2:20:2'``, ``'3'`` or ``'2,4,8'`` -> ints."""
+    try:
+        if ":" in text:
+            parts = [int(part) for part in text.split(":")]
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+                raise ValueError
+            start, stop = parts[:2]
+            step = parts[2] if len(parts) == 3 else 1
+            values = list(range(start, stop + 1, step))
+        else:
+            values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected K, K1:K2, K1:K2:STEP or K1,K2,...; got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"the numbers of components must be >= 1; got {text!r}"
+        )
+    return values
+
+
+def _covariance_types(text):
+    if text == "all":
+        return COVARIANCE_TYPES
+    kinds = tuple(part.strip() for part in text.split(","))
+    unknown = [kind for kind in kinds if kind not in COVARIANCE_TYPES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown covariance type {unknown[0]!r}; expected 'all' or a "
+            f"comma-separated list of {', '.join(COVARIANCE_TYPES)}"
+        )
+    return kinds
+
+
+def _select_parser(commands):
+    parser = commands.add_parser(
+        "select",
+        help="choose the number of components and covariance type by BIC or AIC",
+        description="Fit a GaussianMixture for every K and covariance type and "
+        "rank them by BIC or AIC.",
+        epilog=SELECT_EPILOG,
+        formatter_class=_formatter,
+    )
+    _add_data(parser)
+    parser.add_argument(
+        "-k",
+        "--n-components",
+        type=_components,
+        default=_components("1:10"),
+        metavar="RANGE",
+        help="K1:K2 (inclusive), K1:K2:STEP or K1,K2,... (default: 1:10)",
+    )
+    parser.add_argument(
+        "--covariance-type",
+        type=_covariance_types,
+        default=COVARIANCE_TYPES,
+        metavar="TYPES",
+        help="'all' or a comma-separated list (default: all)",
+    )
+    parser.add_argument("--criterion", choices=("bic", "aic"), default="bic")
+    parser.add_argument("--n-init", type=int, default=1, metavar="N")
+    parser.add_argument("--max-iter", type=int, default=100, metavar="N")
+    parser.add_argument("--seed", type=int, metavar="S", help="random seed")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="candidates fitted at once (default: cores)",
+    )
+    parser.add_argument("-o", "--output", metavar="MODEL", help="save the best model")
+    parser.add_argument("--table", metavar="FILE", help="save the table (.csv)")
+    parser.add_argument(
+        "--plot", metavar="FILE", help="save BIC and AIC against K (.png, .pdf, .svg)"
+    )
+    _add_quiet(parser)
+    parser.set_defaults(run=select)
+    return parser
+
+
+def select(args):
+    """``fastem select``: rank the candidates, print the table, save the best."""
+    from .select import select_model
+
+    if args.output:
+        _datafiles.check_output(args.output, MODEL_FORMATS, "-o")
+    if args.table:
+        _datafiles.check_output(args.table, TABLE_FORMATS, "--table")
+    if args.plot:
+        _check_plot_output(args.plot)
+    X = _read(args)
+    n_candidates = len(set(args.n_components)) * len(set(args.covariance_type))
+    mode = _terminal.display_mode(sys.stderr, args.quiet)
+    progress = _terminal.SelectProgress(n_candidates, args.criterion, mode)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = select_model(
+                X,
+                n_components=args.n_components,
+                covariance_types=args.covariance_type,
+                criterion=args.criterion,
+                n_init=args.n_init,
+                max_iter=args.max_iter,
+                random_state=args.seed,
+                n_jobs=args.jobs,
+                callback=progress,
+            )
+        finally:
+            progress.close()
+    figure = None
+    if args.plot:
+        from . import plot
+
+        figure = plot.selection(result)
+    if args.output:
+        result.best_estimator.save(args.output)
+    if args.table:
+        _write_table(result.table, args.table)
+    if figure is not None:
+        _save_figure(figure, args.plot)
+    _warn(caught, "select")
+    if not args.quiet:
+        print(result.to_string())
+        best = result.best_params
+        print(
+            f"best by {args.criterion.upper()}: {best['n_components']} components, "
+            f"{best['covariance_type']} covariances"
+        )
+    return 0
+
+
+def _write_table(table, path):
+    names = list(table)
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(",".join(names) + "\n")
+            for row in zip(*(table[name] for name in names), strict=True):
+                stream.write(",".join(_cell(value) for value in row) + "\n")
+
+
+def _cell(value):
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    return str(value)
+
+
+# -- info ---------------------------------------------------------------------------
+
+
+def _info_parser(commands):
+    parser = commands.add_parser(
+        "info",
+        help="print what a model file holds",
+        description="Check a model file (as fastem.load does) and print its "
+        "class, parameters and fitted values.",
+        epilog="example:\n  fastem info model.npz",
+        formatter_class=_formatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file from fastem fit")
+    parser.set_defaults(run=info)
+    return parser
+
+
+def info(args):
+    """``fastem info``: describe a model file after checking it."""
+    import fastem
+
+    from ._io import _read as read_model_file
+
+    model = fastem.load(args.model)  # every check first
+    meta, _ = read_model_file(args.model)
+    path = Path(args.model)
+    print(
+        f"{path}: fastem model file (format {meta['format_version']}, written by "
+        f"fastem {meta['fastem_version']}, {path.stat().st_size / 1024:.1f} KiB)"
+    )
+    print(f"class: {type(model).__name__}")
+    print("parameters:")
+    for name, value in sorted(model.get_params(deep=False).items()):
+        print(f"  {name} = {value!r}")
+    print("fitted:")
+    print(f"  n_features_in_ = {model.n_features_in_}")
+    if hasattr(model, "cluster_centers_"):
+        print(f"  n_iter_ = {model.n_iter_}, inertia_ = {model.inertia_:.6g}")
+        print(f"  cluster_centers_: {model.cluster_centers_.shape}")
+    else:
+        print(f"  converged_ = {model.converged_}, n_iter_ = {model.n_iter_}")
+        print(f"  lower_bound_ = {model.lower_bound_:.6f}")
+        print(f"  weights_ = {_first(model.weights_, '{:.4f}')}")
+        print(
+            f"  means_: {model.means_.shape}, covariances_: {model.covariances_.shape}"
+        )
+    return 0
+
+
+# -- shared pieces -------------------------------------------------------------------
+
+
+def _read(args):
+    return _datafiles.read_data(args.data, key=args.key)
+
+
+def _warn(caught, command):
+    """Print each distinct warning of a command as one line on standard error."""
+    seen = set()
+    for warning in caught:
+        message = " ".join(str(warning.message).split())
+        if message not in seen:
+            seen.add(message)
+            print(f"fastem {command}: warning: {message}", file=sys.stderr)
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def _parser():
+    import fastem
+
+    parser = _Parser(
+        prog="fastem",
+        description="Fast EM for Gaussian mixtures and k-means, from the terminal.",
+        epilog="Run 'fastem COMMAND --help' for a command's options.",
+        formatter_class=_formatter,
+    )
+    parser.add_argument("--version", action="version", version=fastem.__version__)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", parser_class=_Parser
+    )
+    _fit_parser(commands)
+    _predict_parser(commands)
+    _select_parser(commands)
+    _info_parser(commands)
+    commands.add_parser(
+        "bench",
+        help="print the fastem vs scikit-learn speed-up table",
+        add_help=False,
+    )
+    commands.add_parser(
+        "demo",
+        help="fit real and generated data, compare with scikit-learn",
+        add_help=False,
+    )
+    return parser
 
 
 def main(argv=None):
@@ -180,33 +627,49 @@ def main(argv=None):
     Parameters
     ----------
     argv : list of str, optional
-        ``demo`` or ``bench`` followed by its options (default:
-        ``sys.argv[1:]``).
+        A command and its options (default: ``sys.argv[1:]``).
 
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for an unknown command.
+        Exit status: 0 on success, 1 for a bad file or value, 2 for a usage
+        error, 130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    usage = (
-        "usage: fastem {demo,bench} [options]\n"
-        "  demo   fit real and generated data, compare with scikit-learn\n"
-        "  bench  print the fastem vs scikit-learn speed-up table"
-    )
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage)
-        return 0
-    command, rest = argv[0], argv[1:]
-    if command == "demo":
-        return demo(rest)
-    if command == "bench":
-        from fastem._bench.command import main as bench
+    if argv and argv[0] == "demo":
+        from ._demo import demo
 
-        return bench(rest)
-    print(f"fastem: unknown command {command!r}\n{usage}", file=sys.stderr)
-    return 2
+        return demo(argv[1:])
+    if argv and argv[0] == "bench":
+        from ._bench.command import main as bench
+
+        return bench(argv[1:])
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    command = argv[0]
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"fastem {command}: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, TypeError, OSError, ImportError) as error:
+        print(f"fastem {command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: still one line, with where to report it
+        print(
+            f"fastem {command}: internal error ({type(error).__name__}: "
+            f"{_one_line(error)}); please report it with the command you ran",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

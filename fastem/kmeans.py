@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _dask, _online, _stream
+from . import _dask, _online, _progress, _stream
 from ._config import slabs
 from ._dask import DaskData
 from ._init import choose_rows
@@ -414,17 +414,29 @@ class KMeans(
         kernel_weights = np.empty(0) if weights is None else weights
 
         best = None
-        for centers_init in starts:
+        on_iteration = functools.partial(_progress.report, self, "iteration")
+        for init, centers_init in enumerate(starts):
             if self.verbose:
                 print("Initialization complete")
+            _progress.report(
+                self, "init", init=init, n_init=n_init, max_iter=self.max_iter
+            )
             lloyd = (
                 functools.partial(_lloyd_blocks, keep_labels=keep_labels)
                 if isinstance(X, (_stream.Blocks, DaskData))
                 else _lloyd
             )
             run = lloyd(
-                X, kernel_weights, centers_init, shift, self.max_iter, tol, self.verbose
+                X,
+                kernel_weights,
+                centers_init,
+                shift,
+                self.max_iter,
+                tol,
+                self.verbose,
+                on_iteration=on_iteration,
             )
+            _progress.report(self, "end", n_iter=run[3])
             labels, inertia = run[0], run[1]
             if best is None or (
                 inertia < best[1]
@@ -734,7 +746,16 @@ def _farthest_rows(X, sample_weight, centers, shift, labels, count):
 
 
 def _lloyd_blocks(
-    X, sample_weight, centers, shift, max_iter, tol, verbose, *, keep_labels=True
+    X,
+    sample_weight,
+    centers,
+    shift,
+    max_iter,
+    tol,
+    verbose,
+    *,
+    keep_labels=True,
+    on_iteration=None,
 ):
     """:func:`_lloyd` over data read block by block (:class:`fastem._stream.Blocks`).
 
@@ -746,7 +767,8 @@ def _lloyd_blocks(
     ``keep_labels`` (or for Dask data) no n-sized array is made at all and
     the labels returned are None (the caller reads them back from the
     centers); the number of distinct clusters then comes from the final
-    pass's weights, and is None when the labels are returned.
+    pass's weights, and is None when the labels are returned. ``on_iteration``,
+    if given, is called after every iteration as in :func:`_lloyd`.
     """
     dask_data = isinstance(X, DaskData)
     keep = keep_labels and not dask_data  # a Dask fit's labels are lazy
@@ -772,6 +794,8 @@ def _lloyd_blocks(
         center_shift_total = float(((centers_new - centers) ** 2).sum())
         strict = iteration > 0 and np.array_equal(centers_new, centers)
         centers = centers_new
+        if on_iteration is not None:
+            on_iteration(n_iter=iteration + 1, center_shift=center_shift_total)
         if _converged(iteration, strict, center_shift_total, tol, verbose):
             break
     # The labels (if kept) and the inertia of the returned centers: one more
@@ -783,7 +807,9 @@ def _lloyd_blocks(
     return labels, final.inertia, centers, iteration + 1, distinct
 
 
-def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
+def _lloyd(
+    X, sample_weight, centers, shift, max_iter, tol, verbose, *, on_iteration=None
+):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
     Returns ``(labels, inertia, centers, n_iter, None)`` with scikit-learn's
@@ -792,7 +818,8 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
     labels do not change (strict convergence) or when the squared center shift
     is within ``tol``; unless it converged strictly, the rows are re-assigned
     to the final centers, and the inertia is that of the returned labels and
-    centers.
+    centers. ``on_iteration``, if given, is called after every iteration with
+    the keywords ``n_iter`` and ``center_shift`` (see :mod:`fastem._progress`).
     """
     strict = False
     # Every pass updates the sums with the rows that changed cluster (unless
@@ -812,6 +839,8 @@ def _lloyd(X, sample_weight, centers, shift, max_iter, tol, verbose):
         center_shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
         center_shift_total = float((center_shift**2).sum())
         centers = centers_new
+        if on_iteration is not None:
+            on_iteration(n_iter=iteration + 1, center_shift=center_shift_total)
         labels = step.labels
         strict = state.n_changed == 0
         if _converged(iteration, strict, center_shift_total, tol, verbose):

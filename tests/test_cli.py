@@ -1,104 +1,391 @@
-"""The ``fastem`` command line: dispatch, and ``fastem demo`` on small data."""
+"""The ``fastem`` command line: the real console script, in subprocesses.
 
-import re
+Good files of every format give the models and outputs the Python API gives;
+bad ones give one line on standard error, a non-zero exit status, no
+traceback and no output file (not even a temporary one).
+"""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
-from fastem import GaussianMixture, cli
+import fastem
+from fastem import _progress, _terminal, cli
 from fastem._bench.data import make_blobs
+
+REPOSITORY = Path(__file__).parents[1]
+SCRIPT = Path(sys.executable).with_name("fastem")
+
+
+def run(*args, cwd):
+    """Run the console script; return ``(exit status, stdout, stderr)``."""
+    env = dict(os.environ, PYTHONPATH=str(REPOSITORY), COLUMNS="100")
+    done = subprocess.run(
+        [str(SCRIPT), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_one_line_error(status, out, err, *phrases):
+    assert status == 1, (status, out, err)
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith("fastem ")
+    assert ": error: " in lines[0]
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+def files_in(directory):
+    return sorted(path.name for path in Path(directory).iterdir())
 
 
 @pytest.fixture(scope="module")
-def small():
-    return make_blobs(600, 2, 3)
+def X():
+    return make_blobs(900, 3, 3)
 
 
-def test_usage(capsys):
-    for argv in ([], ["-h"], ["--help"]):
-        assert cli.main(argv) == 0
-        out = capsys.readouterr().out
-        assert out.startswith("usage: fastem {demo,bench} [options]")
-
-
-def test_unknown_command(capsys):
-    assert cli.main(["nope"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("fastem: unknown command 'nope'")
-
-
-def test_bench_is_dispatched(capsys):
-    assert cli.main(["bench", "--list-cases"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert "gmm-full-2e4x8-k4" in names and "kmeans-1e6x2-k8" in names
-
-
-def test_demo_parser():
-    args = cli._demo_parser().parse_args([])
-    assert (args.n_samples, args.n_features, args.n_components) == (1_000_000, 8, 8)
-    assert args.max_iter == cli.DEMO_ITERATIONS and not args.no_sklearn
-    args = cli._demo_parser().parse_args(
-        ["--n-samples", "500", "--n-components", "2", "--no-sklearn"]
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, X):
+    """The same data as .npy, .npz, .csv (with and without a header), .parquet."""
+    directory = tmp_path_factory.mktemp("data")
+    np.save(directory / "data.npy", X)
+    np.savez(directory / "data.npz", x=X, y=np.zeros(len(X)))
+    np.savetxt(
+        directory / "header.csv",
+        X,
+        delimiter=",",
+        fmt="%.17g",
+        header="a,b,c",
+        comments="",
     )
-    assert (args.n_samples, args.n_components, args.no_sklearn) == (500, 2, True)
-    with pytest.raises(SystemExit):
-        cli._demo_parser().parse_args(["--n-samples", "many"])
+    np.savetxt(directory / "plain.csv", X, delimiter=",", fmt="%.17g")
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as parquet
+
+    table = pyarrow.table({name: X[:, j] for j, name in enumerate("abc")})
+    parquet.write_table(table, directory / "data.parquet")
+    return directory
 
 
-def test_demo_data_is_the_sample_image():
-    pytest.importorskip("PIL")
-    X, name, task = cli._load_demo_data()
-    assert X.shape == (427 * 640, 3)
-    assert 0.0 <= X.min() and X.max() <= 1.0
-    assert name.startswith("china.jpg pixels") and task == "color quantization"
+def test_console_script_is_installed():
+    assert SCRIPT.exists(), f"{SCRIPT}: pip install -e . installs it"
 
 
-def test_demo_data_without_pillow(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_load_image_pixels", lambda: (None, None))
-    X, name, task = cli._load_demo_data()
-    assert X.shape == (1797, 64) and task == "digit clusters"
-    assert "pip install pillow" in capsys.readouterr().out
+# -- good files ---------------------------------------------------------------------
 
 
-def test_progress_fit_and_summary(small, capsys):
-    gm, seconds = cli._progress_fit(small, 3, "full", 100, 0)
-    assert isinstance(gm, GaussianMixture) and gm.converged_ and seconds > 0
-    ref = GaussianMixture(3, covariance_type="full", random_state=0).fit(small)
-    assert_allclose(gm.lower_bound_, ref.lower_bound_, rtol=1e-12)
-    progress = capsys.readouterr().out
-    assert progress.count("Iteration") == gm.n_iter_  # verbose=3, every iteration
-    cli._summary(gm, small)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"  converged: True after {gm.n_iter_} iterations"
-    assert lines[1] == f"  lower bound (mean log-likelihood): {gm.lower_bound_:.6f}"
-    assert lines[2] == f"  BIC: {gm.bic(small):.1f}"
-    heaviest = [float(line.split(":")[0]) for line in lines[4:]]
-    assert heaviest == sorted(np.round(gm.weights_, 3), reverse=True)
+@pytest.mark.parametrize(
+    "name", ["data.npy", "data.npz", "header.csv", "plain.csv", "data.parquet"]
+)
+def test_fit_reads_every_format_and_saves_the_model(data_dir, X, tmp_path, name):
+    status, out, err = run(
+        "fit", data_dir / name, "-k", 3, "--seed", 0, "-o", "model.npz", cwd=tmp_path
+    )
+    assert status == 0, err
+    assert err == ""  # quick fit: no progress lines
+    model = fastem.load(tmp_path / "model.npz")
+    reference = fastem.GaussianMixture(3, random_state=0).fit(X)
+    assert_array_equal(model.means_, reference.means_)
+    assert_array_equal(model.predict(X), reference.predict(X))
+    lines = out.splitlines()
+    assert lines[0].startswith(f"GaussianMixture on {data_dir / name} (900 x 3)")
+    assert f"{reference.lower_bound_:.6f}" in lines[1]
+    assert f"BIC {reference.bic(X):.1f}, AIC {reference.aic(X):.1f}" in out
+    assert files_in(tmp_path) == ["model.npz"]
 
 
-def test_time_fit(small):
-    seconds, model = cli._time_fit(lambda: GaussianMixture(2, max_iter=3), small, 2)
-    assert seconds > 0 and model.n_iter_ == 3
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, data_dir, X):
+    """A GaussianMixture and a KMeans model file, fitted by the script."""
+    directory = tmp_path_factory.mktemp("models")
+    data = data_dir / "data.npy"
+    for model, name in (("gmm", "gmm.npz"), ("kmeans", "kmeans.npz")):
+        status, _, err = run(
+            "fit",
+            data,
+            "-k",
+            3,
+            "--model",
+            model,
+            "--seed",
+            1,
+            "-o",
+            name,
+            "-q",
+            cwd=directory,
+        )
+        assert status == 0, err
+    return directory
 
 
-def test_compare_agrees_with_sklearn(small, capsys):
-    reference = GaussianMixture(3, random_state=0).fit(small)
-    cli._compare(small, reference, 4)
-    out = capsys.readouterr().out
-    assert "4 EM iterations from the same start, tol=0:" in out
-    assert re.search(r"fastem +[0-9.]+ s +\([0-9.]+ ms/iter\)", out)
-    assert re.search(r"best of 1 and 2 BLAS threads: [12]\)", out)
-    difference = float(out.rsplit("fitted means: ", 1)[1].rstrip(")\n"))
-    assert difference < 1e-8
+@pytest.mark.parametrize(
+    "option, output, method",
+    [
+        ((), "labels.npy", "predict"),
+        (("--proba",), "proba.csv", "predict_proba"),
+        (("--score",), "score.npy", "score_samples"),
+    ],
+)
+def test_predict_writes_what_the_api_returns(
+    fitted, data_dir, X, tmp_path, option, output, method
+):
+    status, out, err = run(
+        "predict",
+        fitted / "gmm.npz",
+        data_dir / "header.csv",
+        *option,
+        "-o",
+        output,
+        cwd=tmp_path,
+    )
+    assert status == 0, err
+    expected = getattr(fastem.load(fitted / "gmm.npz"), method)(X)
+    if output.endswith(".npy"):
+        written = np.load(tmp_path / output)
+        assert written.dtype == (np.int32 if method == "predict" else np.float64)
+    else:
+        with open(tmp_path / output) as stream:
+            assert stream.readline().strip() == "p0,p1,p2"
+        written = np.loadtxt(tmp_path / output, delimiter=",", skiprows=1)
+    assert_allclose(written, expected, rtol=1e-15)
+    what = {"predict": "labels", "predict_proba": "probabilities"}.get(method, "scores")
+    assert out.strip() == f"wrote the {what} of 900 rows to {output}"
+    assert files_in(tmp_path) == [output]
 
 
-def test_demo_end_to_end_on_small_data(small, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_load_demo_data", lambda: (small, "tiny", "test"))
-    argv = ["--n-samples", "800", "--n-features", "2", "--n-components", "3"]
-    assert cli.demo([*argv, "--no-sklearn"]) == 0
-    out = capsys.readouterr().out
-    assert "== Real data: tiny, 600 x 2 (test) ==" in out
-    assert "== Generated data: 800 x 2, 3 blobs, full covariances ==" in out
-    assert "EM iterations from the same start" not in out  # --no-sklearn
-    assert out.rstrip().splitlines()[-1].startswith("Demo finished in ")
+def test_kmeans_model_predicts_labels_but_has_no_probabilities(
+    fitted, data_dir, X, tmp_path
+):
+    status, _, err = run(
+        "predict",
+        fitted / "kmeans.npz",
+        data_dir / "data.npy",
+        "-o",
+        "l.npy",
+        "-q",
+        cwd=tmp_path,
+    )
+    assert status == 0, err
+    reference = fastem.KMeans(3, random_state=1).fit(X)
+    assert_array_equal(np.load(tmp_path / "l.npy"), reference.predict(X))
+    status, out, err = run(
+        "predict",
+        fitted / "kmeans.npz",
+        data_dir / "data.npy",
+        "--proba",
+        "-o",
+        "p.npy",
+        cwd=tmp_path,
+    )
+    assert_one_line_error(status, out, err, "--proba needs a mixture model", "KMeans")
+    assert files_in(tmp_path) == ["l.npy"]
+
+
+def test_info_describes_the_model(fitted):
+    status, out, err = run("info", "gmm.npz", cwd=fitted)
+    assert status == 0, err
+    model = fastem.load(fitted / "gmm.npz")
+    assert out.startswith("gmm.npz: fastem model file (format 1, written by fastem")
+    assert "class: GaussianMixture" in out
+    assert "  n_components = 3" in out and "  random_state = 1" in out
+    assert f"  converged_ = True, n_iter_ = {model.n_iter_}" in out
+    assert f"  lower_bound_ = {model.lower_bound_:.6f}" in out
+
+
+def test_quiet_prints_nothing(data_dir, tmp_path):
+    status, out, err = run(
+        "fit",
+        data_dir / "data.npy",
+        "-k",
+        2,
+        "--model",
+        "bayes",
+        "-o",
+        "m.npz",
+        "-q",
+        cwd=tmp_path,
+    )
+    assert (status, out, err) == (0, "", "")
+    assert type(fastem.load(tmp_path / "m.npz")).__name__ == "BayesianGaussianMixture"
+
+
+def test_help_reads_on_every_command(tmp_path):
+    for command in ("fit", "predict", "select", "info"):
+        status, out, err = run(command, "--help", cwd=tmp_path)
+        assert status == 0 and err == ""
+        assert out.startswith(f"usage: fastem {command}")
+        assert "examples:" in out or "example:" in out
+    status, out, _ = run("--help", cwd=tmp_path)
+    for command in ("fit", "predict", "select", "info", "bench", "demo"):
+        assert f"    {command} " in out
+
+
+# -- bad files: one line, non-zero exit, no traceback, no output ---------------------
+
+
+def write_bad_inputs(directory, X):
+    (directory / "nan.csv").write_text("a,b,c\n1,2,3\n4,nan,6\n")
+    (directory / "ragged.csv").write_text("1,2,3\n4,5,6\n7,8\n")
+    (directory / "text.csv").write_text("1,2,3\n4,five,6\n")
+    np.save(directory / "four.npy", np.ones((10, 4)))
+    good = directory / "good.npz"
+    fastem.GaussianMixture(2, random_state=0).fit(X).save(good)
+    (directory / "truncated.npz").write_bytes(good.read_bytes()[:200])
+    np.savez(directory / "pickled.npz", __fastem__=np.array([{"a": 1}], dtype=object))
+    (directory / "a_file").write_text("")
+
+
+BAD_CASES = {
+    "missing data file": (
+        ["fit", "absent.csv", "-k", 2, "-o", "m.npz"],
+        ["absent.csv", "no such file"],
+    ),
+    "NaN in a CSV": (
+        ["fit", "nan.csv", "-k", 2, "-o", "m.npz"],
+        ["nan.csv: line 3, column 2"],
+    ),
+    "ragged rows": (
+        ["fit", "ragged.csv", "-k", 2, "-o", "m.npz"],
+        ["ragged.csv: line 3 has 2 values, the rows before it 3"],
+    ),
+    "text in a CSV": (
+        ["fit", "text.csv", "-k", 2, "-o", "m.npz"],
+        ["line 2, column 2: 'five'"],
+    ),
+    "wrong number of columns": (
+        ["predict", "good.npz", "four.npy", "-o", "out.npy"],
+        ["four.npy has 4 columns", "fitted on 3"],
+    ),
+    "corrupt model": (
+        ["predict", "truncated.npz", "four.npy", "-o", "out.npy"],
+        ["truncated.npz", "corrupt or truncated"],
+    ),
+    "pickled model": (
+        ["info", "pickled.npz"],
+        ["pickled Python objects", "never unpickles"],
+    ),
+    "output directory missing": (
+        ["fit", "four.npy", "-k", 2, "-o", "absent/m.npz"],
+        ["-o absent/m.npz: directory absent does not exist"],
+    ),
+    "output under a file": (
+        ["predict", "good.npz", "four.npy", "-o", "a_file/out.npy"],
+        ["directory a_file does not exist"],
+    ),
+    "unknown data format": (
+        ["fit", "a_file", "-k", 2, "-o", "m.npz"],
+        ["unknown data format"],
+    ),
+    "bad parameter": (
+        ["fit", "four.npy", "-k", 0, "-o", "m.npz"],
+        ["'n_components' parameter"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, X, case):
+    write_bad_inputs(tmp_path, X)
+    before = files_in(tmp_path)
+    argv, phrases = BAD_CASES[case]
+    status, out, err = run(*argv, cwd=tmp_path)
+    assert_one_line_error(status, out, err, *phrases)
+    assert files_in(tmp_path) == before  # no output, no temporary file
+
+
+def test_usage_error_is_one_line(tmp_path):
+    status, out, err = run("fit", "data.npy", "-o", "m.npz", cwd=tmp_path)
+    assert status == 2 and out == ""
+    assert err.splitlines() == [
+        "fastem fit: error: the following arguments are required: -k/--n-components "
+        "(see fastem fit --help)"
+    ]
+
+
+def test_failed_predict_keeps_the_previous_output(tmp_path, X):
+    write_bad_inputs(tmp_path, X)
+    previous = np.arange(5)
+    np.save(tmp_path / "out.npy", previous)
+    status, out, err = run(
+        "predict", "good.npz", "four.npy", "-o", "out.npy", cwd=tmp_path
+    )
+    assert_one_line_error(status, out, err, "4 columns")
+    assert_array_equal(np.load(tmp_path / "out.npy"), previous)
+
+
+# -- in process: argument parsing and progress ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("1:10", list(range(1, 11))),
+        ("2:20:4", [2, 6, 10, 14, 18]),
+        ("5", [5]),
+        ("2,4,8", [2, 4, 8]),
+    ],
+)
+def test_components_ranges(text, values):
+    assert cli._components(text) == values
+
+
+@pytest.mark.parametrize("text", ["0:3", "a:b", "1:5:0", "", "3:1", "1:2:3:4"])
+def test_bad_components_ranges(text):
+    with pytest.raises(Exception, match="expected|>= 1"):
+        cli._components(text)
+
+
+def test_covariance_types_option():
+    assert cli._covariance_types("all") == cli.COVARIANCE_TYPES
+    assert cli._covariance_types("diag,full") == ("diag", "full")
+    with pytest.raises(Exception, match="unknown covariance type 'ful'"):
+        cli._covariance_types("full,ful")
+
+
+def test_progress_lines_when_piped(X, monkeypatch):
+    monkeypatch.setattr(_terminal, "DELAY", 0.0)
+    monkeypatch.setattr(_terminal, "INTERVAL", 0.0)
+    stream = io.StringIO()
+    model = fastem.GaussianMixture(3, n_init=2, random_state=0)
+    progress = _terminal.FitProgress(model, "lines", stream)
+    with _progress.observe(progress):
+        model.fit(X)
+    lines = stream.getvalue().splitlines()
+    fit_lines = [line for line in lines if line.startswith("fastem: init 2/2,")]
+    assert len(fit_lines) == len(progress.histories[1])
+    assert any(line.startswith("fastem: k-means start, iteration 1,") for line in lines)
+    best = max(progress.histories, key=lambda history: history[-1])
+    assert_allclose(best, model.lower_bounds_, rtol=0)
+    assert f"lower bound {model.lower_bounds_[0]:.6f}" in "\n".join(lines)
+
+
+def test_progress_bar_on_a_terminal(X, monkeypatch):
+    monkeypatch.setattr(_terminal, "DELAY", 0.0)
+    monkeypatch.setattr(_terminal, "REFRESH", 0.0)
+    stream = io.StringIO()
+    model = fastem.KMeans(3, random_state=0, n_init=1)
+    progress = _terminal.FitProgress(model, "bar", stream)
+    with _progress.observe(progress):
+        model.fit(X)
+    progress.close()
+    shown = stream.getvalue()
+    assert "fit: " in shown and "center shift" in shown and "\r" in shown
+    assert len(progress.histories[0]) == model.n_iter_
+
+
+def test_display_mode():
+    assert _terminal.display_mode(io.StringIO(), quiet=True) == "off"
+    assert _terminal.display_mode(io.StringIO(), quiet=False) == "lines"
