@@ -408,3 +408,14 @@ def test_public_name():
     assert fastem.select_model is select_model
     assert "select_model" in fastem.__all__
     assert isinstance(select_model(blobs(20), n_components=1), ModelSelection)
+
+
+def test_dask_array_runs_each_fit_on_the_blocks(X):
+    da = pytest.importorskip("dask.array")
+    X_dask = da.from_array(X, chunks=60)
+    result = select_model(
+        X_dask, n_components=(1, 3), covariance_types="diag", random_state=0
+    )
+    expected = explicit_loop(X_dask, [0, 0], ks=(1, 3), types=("diag",))
+    assert_same_table(result.table, expected)
+    assert result.best_params == {"n_components": 3, "covariance_type": "diag"}
