@@ -12,8 +12,9 @@ What the function adds to that loop:
 - one scoring pass per candidate gives both criteria (``bic(X)`` and ``aic(X)``
   would each read ``X`` again);
 - ``X`` is validated once and the checked array is given to every fit (no copy
-  per candidate; a memmap or another streamed array-like is given as it is and
-  read block by block by each fit);
+  per candidate, no check per candidate; a memmap or another streamed
+  array-like is checked in one pass over its blocks, then read block by block
+  by each fit);
 - candidates run concurrently on Python threads, each fit with its own Numba
   thread count: fastem's compiled kernels release the GIL, so the threads run
   on separate cores. Results do not depend on ``n_jobs``: every candidate's seed
@@ -38,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _dask
 from ._config import n_threads
-from ._stream import is_streamed
+from ._stream import Blocks
 from ._validation import check_data
 from .gaussian_mixture import GaussianMixture
 
@@ -223,9 +224,10 @@ def select_model(
     X : array-like of shape (n_samples, n_features)
         The data, validated once (as :meth:`GaussianMixture.fit` would) and then
         shared by every fit without a copy. A memmap or another 2-D array-like
-        (h5py, zarr) is given as it is to every fit, which reads it block by
-        block. A Dask array is supported too; its candidates then run one after
-        the other (Dask parallelises each fit).
+        (h5py, zarr) is never copied: its values are checked in one pass over
+        its blocks, then every fit reads it block by block. A Dask array is
+        given to every fit as it is; its candidates then run one after the
+        other (Dask parallelises each fit).
     n_components : int or iterable of int, default=range(1, 11)
         The numbers of components to try, each in ``[1, n_samples]``.
     covariance_types : str or iterable of str, default=("full", "tied", "diag", \
@@ -342,7 +344,7 @@ def select_model(
         max(k for k, _ in grid), random_state=random_state, **params
     )
     template._validate_params()
-    data, fit_X, streamed = _check_X(template, X)
+    data, data_for_a_fit, kind = _check_X(template, X)
     n_samples = int(data.shape[0])
     for k, _ in grid:
         if k > n_samples:
@@ -351,14 +353,15 @@ def select_model(
                 f"{n_samples}, got n_components = {k}."
             )
     seeds = _seeds(random_state, len(grid))
-    if streamed:  # Dask: each fit is parallel on the cluster already
+    if kind == "dask":  # each fit is parallel on the cluster already
         n_jobs = 1
     n_jobs = min(n_jobs, len(grid))
 
     config = sklearn.get_config()
-    # In-memory data was checked above: the fits and the scoring skip the
-    # finite check (one pass over X each) on the array they share.
-    config["assume_finite"] = config["assume_finite"] or not streamed
+    if kind == "memory":
+        # Checked above: the fits and the scoring skip scikit-learn's finite
+        # check (one pass over X each) of the array they share.
+        config["assume_finite"] = True
     candidates = [
         _Candidate(index, k, cov, seed)
         for index, ((k, cov), seed) in enumerate(zip(grid, seeds, strict=True))
@@ -366,7 +369,7 @@ def select_model(
 
     def run(candidate, threads):
         return _fit_candidate(
-            candidate, fit_X, n_samples, params, config, threads, callback
+            candidate, data_for_a_fit(), n_samples, params, config, threads, callback
         )
 
     # BLAS at one thread for the whole selection (restored afterwards): the
@@ -484,20 +487,38 @@ def _check_unique(values, name):
 
 
 def _check_X(template, X):
-    """Validate ``X`` once; return ``(checked, what each fit gets, dask)``.
+    """Validate ``X`` once; return ``(checked, data_for_a_fit, kind)``.
 
-    In-memory data becomes one C-contiguous float array, given to every fit. A
-    memmap or other streamed array-like is checked for shape here and given to
-    each fit as it is: each fit wraps it in its own block reader (one reader
-    is not shared between threads), and no fit copies it. A Dask array is
-    given as it is too.
+    ``kind`` is 'memory', 'streamed' or 'dask'; ``data_for_a_fit()`` is what one
+    candidate's fit and scoring read:
+
+    - in-memory data becomes one C-contiguous float array (scikit-learn's
+      checks), shared by every fit;
+    - a memmap or another streamed array-like has its shape checked, then its
+      values, in one pass over its blocks here; every fit gets a reader of its
+      own over the same array (a reader's block buffer is not shared between
+      threads), marked as checked, so no fit checks or copies it again;
+    - a Dask array is given as it is (each fit persists it and checks its
+      blocks where they live).
     """
     checked = check_data(template, X, reset=True, ensure_min_samples=2)
-    if _dask.is_dask_array(X) or _dask.is_dask_dataframe(X):
-        return checked, X, True
-    if is_streamed(X):
-        return checked, X, False
-    return checked, checked, False
+    if isinstance(checked, _dask.DaskData):
+        return checked, lambda: X, "dask"
+    if isinstance(checked, Blocks):
+        for _ in checked.blocks():  # checks every block's values, once
+            pass
+
+        def reader():
+            blocks = Blocks(
+                checked.array,
+                estimator_name=checked.estimator_name,
+                block_rows=checked.block_rows,
+            )
+            blocks._checked[:] = True
+            return blocks
+
+        return checked, reader, "streamed"
+    return checked, lambda: checked, "memory"
 
 
 def _seeds(random_state, n_candidates):

@@ -380,6 +380,28 @@ def test_memmap_and_float32(X, tmp_path):
     for name in ("bic", "aic", "log_likelihood", "n_iter"):
         assert_allclose(result.table[name], expected.table[name], rtol=1e-12)
 
+    seen = []
+    original_fit = GaussianMixture.fit
+
+    def fit(self, data, *args, **kwargs):
+        seen.append(data)
+        return original_fit(self, data, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GaussianMixture, "fit", fit)
+        select_model(mm, n_components=KS, random_state=0, n_jobs=2)
+    assert len(seen) == 12
+    assert len({id(data) for data in seen}) == 12  # one block reader per fit
+    assert all(data.array is mm and data._checked.all() for data in seen)
+
+    bad = np.memmap(tmp_path / "bad.dat", dtype=np.float64, mode="w+", shape=X.shape)
+    bad[:] = X
+    bad[-1, 0] = np.inf
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GaussianMixture, "fit", None)  # no fit may start
+        with pytest.raises(ValueError, match="infinity"):
+            select_model(bad, n_components=KS)
+
     X32 = X.astype(np.float32)
     result = select_model(X32, n_components=KS, random_state=0, n_jobs=2)
     assert result.best_estimator.means_.dtype == np.float32
