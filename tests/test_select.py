@@ -1,8 +1,12 @@
 """fastem.select_model: the table against explicit loops, the choice, the checks."""
 
+import json
+import os
+import subprocess
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -441,3 +445,35 @@ def test_dask_array_runs_each_fit_on_the_blocks(X):
     expected = explicit_loop(X_dask, [0, 0], ks=(1, 3), types=("diag",))
     assert_same_table(result.table, expected)
     assert result.best_params == {"n_components": 3, "covariance_type": "diag"}
+
+
+def test_threads_under_the_workqueue_layer(X):
+    # Numba's workqueue layer is not thread-safe (two threads in parallel
+    # regions at once abort the process); fastem serialises the kernel calls
+    # under it, so the threads must give the same table, only slower.
+    code = (
+        "import json, sys, numpy as np, numba\n"
+        "from fastem import select_model\n"
+        "X = np.array(json.loads(sys.stdin.read()))\n"
+        "tables = [\n"
+        "    select_model(X, n_components=(1, 2, 3), random_state=0, n_jobs=jobs)\n"
+        "    .table['bic'].tolist() for jobs in (2, 1)\n"
+        "]\n"
+        "print(json.dumps([numba.threading_layer(), tables]))\n"
+    )
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(X.tolist()),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(fastem.__file__).parents[1],  # this checkout's fastem
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    layer, (threaded, serial) = json.loads(out.stdout)
+    assert layer == "workqueue"
+    assert threaded == serial
+    expected = select_model(X, n_components=KS, random_state=0).table["bic"]
+    assert_allclose(threaded, expected, rtol=1e-12)
