@@ -14,6 +14,7 @@ from ._patch import patch_sklearn, sklearn_patched, unpatch_sklearn
 from .bayesian_mixture import BayesianGaussianMixture
 from .gaussian_mixture import GaussianMixture
 from .kmeans import KMeans
+from .select import select_model
 
 __all__ = [
     "BayesianGaussianMixture",
@@ -21,6 +22,7 @@ __all__ = [
     "KMeans",
     "load",
     "patch_sklearn",
+    "select_model",
     "sklearn_patched",
     "unpatch_sklearn",
 ]
