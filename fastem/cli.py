@@ -495,11 +495,6 @@ def select(args):
     _warn(caught, "select")
     if not args.quiet:
         print(result.to_string())
-        best = result.best_params
-        print(
-            f"best by {args.criterion.upper()}: {best['n_components']} components, "
-            f"{best['covariance_type']} covariances"
-        )
     return 0
 
 

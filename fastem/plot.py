@@ -121,6 +121,8 @@ def convergence(estimator, ax=None, history=None):
     ax.plot(steps, bounds, marker=marker, color=_BOUND_COLOR)
     ax.set_ylabel(_bound_label(estimator), color=_BOUND_COLOR)
     ax.tick_params(axis="y", colors=_BOUND_COLOR)
+    # Plain values: an offset ("1e-9 - 1.03e1") is unreadable next to the title.
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
 
     twin = ax.twinx()
     change = np.abs(np.diff(bounds))

@@ -389,3 +389,114 @@ def test_progress_bar_on_a_terminal(X, monkeypatch):
 def test_display_mode():
     assert _terminal.display_mode(io.StringIO(), quiet=True) == "off"
     assert _terminal.display_mode(io.StringIO(), quiet=False) == "lines"
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert cli.main(["nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastem: error: argument COMMAND: invalid choice: 'nope'")
+    assert len(err.splitlines()) == 1
+
+
+def test_no_command_prints_the_help(capsys):
+    assert cli.main([]) == 0
+    assert capsys.readouterr().out.startswith("usage: fastem [-h] [--version] COMMAND")
+
+
+def test_bench_is_dispatched(capsys):
+    assert cli.main(["bench", "--list-cases"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert "gmm-full-2e4x8-k4" in names and "kmeans-1e6x2-k8" in names
+
+
+# -- select and figures ---------------------------------------------------------------
+
+
+def test_select_prints_the_table_and_saves_best_table_and_figure(data_dir, X, tmp_path):
+    pytest.importorskip("matplotlib")
+    status, out, err = run(
+        "select",
+        data_dir / "plain.csv",
+        "-k",
+        "1:4",
+        "--covariance-type",
+        "full,diag",
+        "--seed",
+        0,
+        "-o",
+        "best.npz",
+        "--table",
+        "table.csv",
+        "--plot",
+        "select.png",
+        cwd=tmp_path,
+    )
+    assert status == 0, err
+    reference = fastem.select_model(
+        X, n_components=range(1, 5), covariance_types=("full", "diag"), random_state=0
+    )
+    lines = out.splitlines()
+    assert lines[0].split() == list(reference.table)
+    assert len(lines) == 1 + 8 + 1
+    best = reference.best_index
+    assert lines[1 + best].startswith("*")
+    assert lines[-1] == reference.to_string().splitlines()[-1]
+    with open(tmp_path / "table.csv") as stream:
+        assert stream.readline().strip() == ",".join(reference.table)
+    written = np.genfromtxt(
+        tmp_path / "table.csv", delimiter=",", names=True, dtype=None, encoding="utf-8"
+    )
+    for name in ("n_components", "bic", "aic", "log_likelihood", "n_iter"):
+        assert_array_equal(written[name], reference.table[name])
+    model = fastem.load(tmp_path / "best.npz")
+    assert_array_equal(model.means_, reference.best_estimator.means_)
+    assert (tmp_path / "select.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert files_in(tmp_path) == ["best.npz", "select.png", "table.csv"]
+
+
+@pytest.mark.parametrize("model", ["gmm", "kmeans"])
+def test_fit_plot_saves_a_figure(data_dir, tmp_path, model):
+    pytest.importorskip("matplotlib")
+    status, out, err = run(
+        "fit",
+        data_dir / "data.npy",
+        "-k",
+        3,
+        "--model",
+        model,
+        "-o",
+        "m.npz",
+        "--plot",
+        "fit.png",
+        cwd=tmp_path,
+    )
+    assert status == 0, err
+    assert out.splitlines()[-1] == "  figure saved to fit.png"
+    png = (tmp_path / "fit.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert files_in(tmp_path) == ["fit.png", "m.npz"]
+
+
+def test_bad_plot_path_fails_before_fitting(data_dir, tmp_path):
+    status, out, err = run(
+        "fit",
+        data_dir / "data.npy",
+        "-k",
+        3,
+        "-o",
+        "m.npz",
+        "--plot",
+        "fit.jpg",
+        cwd=tmp_path,
+    )
+    assert_one_line_error(status, out, err, "--plot fit.jpg: expected a file name")
+    assert files_in(tmp_path) == []
+
+
+def test_kept_kmeans_history_is_the_run_kept(X):
+    model = fastem.KMeans(3, n_init=4, random_state=0)
+    progress = _terminal.FitProgress(model, "off")
+    with _progress.observe(progress):
+        model.fit(X)
+    assert len(progress.histories) == 4
+    assert len(cli._kept_history(model, progress)) == model.n_iter_

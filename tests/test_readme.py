@@ -1,5 +1,6 @@
 """The README's kernel-layer example runs and asserts what it claims."""
 
+import os
 import re
 import subprocess
 import sys
@@ -80,3 +81,63 @@ def test_model_files_example_prints_what_it_says(capsys):
     blocks = _section_code("Model files")
     assert len(blocks) == 1
     assert _run_and_compare_claims(blocks[0], capsys) == ["GaussianMixture True"]
+
+
+def _section(title):
+    return README.read_text().split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def test_terminal_example_runs_and_prints_what_it_shows(tmp_path):
+    section = _section("From the terminal")
+    commands = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0].splitlines()
+    shown = re.findall(r"```text\n(.*?)```", section, flags=re.S)[0].splitlines()
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(
+        os.environ,
+        PATH=bin_dir + os.pathsep + os.environ["PATH"],
+        PYTHONPATH=str(README.parent),
+    )
+    outputs = {}
+    for command in commands:
+        result = subprocess.run(
+            command,
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, (command, result.stderr[-2000:])
+        outputs[command.split()[1]] = result.stdout
+    printed = outputs["fit"].splitlines()
+    timing = re.compile(r"fitted in [0-9.]+ s")
+    assert [timing.sub("", line) for line in printed] == [
+        timing.sub("", line) for line in shown
+    ]
+    for name in (
+        "blobs.csv",
+        "model.npz",
+        "labels.npy",
+        "proba.csv",
+        "table.csv",
+        "best.npz",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_select_model_example_prints_what_it_says(capsys):
+    blocks = _section_code("Choosing k and the covariance type: `select_model`")
+    assert len(blocks) == 1
+    printed = _run_and_compare_claims(blocks[0], capsys)
+    assert printed[0] == "{'n_components': 3, 'covariance_type': 'tied'}"
+
+
+def test_figures_example_runs(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    blocks = _section_code("Figures: `fastem.plot`")
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[0], str(README), "exec"), {})
+    for name in ("fit.png", "select.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
