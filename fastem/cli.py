@@ -213,29 +213,38 @@ def fit(args):
         if args.model == "kmeans":
             history = _kept_history(estimator, progress)
         figure = plot.fit_summary(estimator, X, history=history)
+    sizes = None
+    if args.model == "kmeans":
+        # labels_ is 4 bytes a row: the file keeps the centers only, and
+        # `fastem predict` gives the labels.
+        sizes = np.bincount(estimator.labels_, minlength=estimator.n_clusters)
+        del estimator.labels_
     estimator.save(args.output)
     if figure is not None:
         _save_figure(figure, args.plot)
     _warn(caught, "fit")
     if not args.quiet:
-        _fit_summary(estimator, X, args, seconds)
+        _fit_summary(estimator, X, args, seconds, sizes)
     return 0
 
 
-def _fit_summary(estimator, X, args, seconds):
+def _fit_summary(estimator, X, args, seconds, sizes):
     name = type(estimator).__name__
     n, d = X.shape
     print(f"{name} on {args.data} ({n} x {d}), fitted in {seconds:.2f} s")
     if args.model == "kmeans":
         print(f"  iterations: {estimator.n_iter_}, inertia: {estimator.inertia_:.6g}")
-        sizes = np.bincount(estimator.labels_, minlength=estimator.n_clusters)
         print(f"  cluster sizes: {_first(sizes, '{:d}')}")
     else:
         state = "converged" if estimator.converged_ else "did not converge"
-        bound = "ELBO" if args.model == "bayes" else "mean log-likelihood"
+        bound = (
+            "the ELBO, summed over rows, up to a constant"
+            if args.model == "bayes"
+            else "mean log-likelihood per row"
+        )
         print(
             f"  {state} after {estimator.n_iter_} iterations; lower bound "
-            f"{estimator.lower_bound_:.6f} ({bound} per row)"
+            f"{estimator.lower_bound_:.6f} ({bound})"
         )
         if args.model == "gmm":
             bic, aic = _criteria(estimator, X)
