@@ -51,6 +51,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _dask, _init, _progress, _stream, kernels
+from ._config import single_threaded_blas
 from ._io import ModelFileMixin
 from ._seeding import kmeans_plusplus
 from ._validation import check_data, check_n_components, check_sample_weight
@@ -358,7 +359,10 @@ class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMe
         )
 
     def _fit(self, X, sample_weight):
-        with _stream.transaction(self):
+        # One owner of the cores: BLAS stays at one thread for the whole fit
+        # (the M-step's small matrices gain nothing from more, and its threads
+        # would spin against Numba's); restored afterwards.
+        with _stream.transaction(self), single_threaded_blas():
             return self._fit_data(X, sample_weight)
 
     def _fit_data(self, X, sample_weight):

@@ -16,7 +16,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _dask, _online, _progress, _stream
-from ._config import slabs
+from ._config import single_threaded_blas, slabs
 from ._dask import DaskData
 from ._init import choose_rows
 from ._io import ModelFileMixin
@@ -378,7 +378,8 @@ class KMeans(
         self : KMeans
             The fitted estimator.
         """
-        with _stream.transaction(self):
+        # BLAS at one thread for the whole fit, as the mixtures do.
+        with _stream.transaction(self), single_threaded_blas():
             return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight, *, keep_labels=True):

@@ -120,3 +120,15 @@ def cover():
         pytest.skip(f"real data not available: {path} is missing")
     with np.load(path) as data:
         return data["x"].astype(np.float64)
+
+
+@pytest.fixture
+def always_parallel(monkeypatch):
+    """Kernels use every Numba thread whatever their size (no serial path).
+
+    For tests of thread-count independence on small data, which would
+    otherwise run on one thread at any thread count (``SERIAL_WORK``).
+    """
+    from fastem import _config
+
+    monkeypatch.setattr(_config, "SERIAL_WORK", 0)

@@ -436,7 +436,7 @@ def test_integer_weights_equal_repeated_rows(covariance_type):
     assert_allclose(weighted.lower_bounds_, plain.lower_bounds_, rtol=1e-11)
 
 
-def test_same_fit_for_one_and_two_threads(covariance_type):
+def test_same_fit_for_one_and_two_threads(always_parallel, covariance_type):
     X = _data(n_per=1500, seed=16)  # several row chunks
     kwargs = dict(
         n_components=4, covariance_type=covariance_type, random_state=0, max_iter=5
@@ -451,7 +451,7 @@ def test_same_fit_for_one_and_two_threads(covariance_type):
     assert fits[0].lower_bounds_ == fits[1].lower_bounds_
 
 
-def test_fits_from_several_python_threads():
+def test_fits_from_several_python_threads(always_parallel):
     X = _data(n_per=300, seed=17)
     jobs = [
         dict(n_components=3, covariance_type=t, random_state=s, max_iter=5)

@@ -597,7 +597,7 @@ def test_weighted_fit_with_every_init(covariance_type, make_data):
 # --- threads and pickling ------------------------------------------------------------
 
 
-def test_same_fit_for_one_and_two_threads(covariance_type, make_data):
+def test_same_fit_for_one_and_two_threads(always_parallel, covariance_type, make_data):
     X = make_data(5000, 4, 3, seed=19, std=2.0)  # several row chunks
     weights = np.random.default_rng(19).uniform(0.5, 2.0, X.shape[0])
     kwargs = dict(
@@ -617,7 +617,45 @@ def test_same_fit_for_one_and_two_threads(covariance_type, make_data):
         assert_array_equal(fits[1].predict_proba(X), proba)
 
 
-def test_fits_from_several_python_threads(make_data):
+def test_serial_path_gives_the_parallel_result(covariance_type, make_data, monkeypatch):
+    """Small calls run on one thread (SERIAL_WORK); the result is the same."""
+    from fastem import _config
+
+    X = make_data(5000, 4, 3, seed=21, std=2.0)
+    kwargs = dict(
+        n_components=3, covariance_type=covariance_type, random_state=0, max_iter=5
+    )
+    fits = []
+    for threshold in (0, 1 << 60):  # never serial, always serial
+        monkeypatch.setattr(_config, "SERIAL_WORK", threshold)
+        with n_threads(2), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(**kwargs).fit(X)
+            fits.append((gm, gm.score_samples(X)))
+    (a, score_a), (b, score_b) = fits
+    for name in PARAMS:
+        assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.lower_bounds_ == b.lower_bounds_
+    assert_array_equal(score_a, score_b)
+
+
+def test_small_calls_run_on_one_thread():
+    import numba
+
+    from fastem import _config
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    with n_threads(2):
+        with _config.parallel_region(_config.SERIAL_WORK - 1):
+            assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == 2  # restored
+        for work in (_config.SERIAL_WORK, None):
+            with _config.parallel_region(work):
+                assert numba.get_num_threads() == 2  # left alone
+
+
+def test_fits_from_several_python_threads(always_parallel, make_data):
     X = make_data(3000, 3, 3, seed=20, std=2.0)
     jobs = [
         dict(n_components=3, covariance_type=t, random_state=s, max_iter=5)

@@ -229,7 +229,9 @@ def test_subnormal_sample_weight(covariance_type, make_params):
     _assert_stats_close(stats, naive.suff_stats(X, *ref_args, weights))
 
 
-def test_suff_stats_same_for_one_and_two_threads(covariance_type, make_params):
+def test_suff_stats_same_for_one_and_two_threads(
+    always_parallel, covariance_type, make_params
+):
     """Fixed chunking: bit-identical statistics whatever the thread count."""
     rng = np.random.default_rng(5)
     X = rng.normal(0.0, 1.0, (9000, 5))

@@ -599,7 +599,7 @@ def test_scalar_weight_is_uniform():
 # --- determinism, threads, pickling -----------------------------------------
 
 
-def test_one_and_two_threads_are_bit_identical(fit_passes):
+def test_one_and_two_threads_are_bit_identical(always_parallel, fit_passes):
     X = blobs(20000, 7, 9, seed=12)  # several chunks
     results = []
     for count in (1, 2):
@@ -614,7 +614,7 @@ def test_one_and_two_threads_are_bit_identical(fit_passes):
     assert sa == sb
 
 
-def test_concurrent_fits_from_python_threads():
+def test_concurrent_fits_from_python_threads(always_parallel):
     datasets = [blobs(5000, 4, 6, seed=s) for s in range(4)]
     expected = [KMeans(6, random_state=0).fit(X).cluster_centers_ for X in datasets]
     results = [None] * 4

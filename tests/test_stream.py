@@ -280,7 +280,7 @@ def test_streamed_fit_allocates_blocks_not_the_data(tmp_path, monkeypatch):
     assert peak < 0.5 * whole_float64
 
 
-def test_results_do_not_depend_on_the_thread_count(tmp_path):
+def test_results_do_not_depend_on_the_thread_count(always_parallel, tmp_path):
     mm = _memmap(tmp_path, _values("int16"))
     fits = []
     for threads in (1, 2):

@@ -52,7 +52,7 @@ def column_mean_var(X):
     """
     n_samples, n_features = X.shape
     out = np.empty((n_chunks_for(n_samples, n_features), n_features))
-    with parallel_region():
+    with parallel_region(n_samples * n_features):
         _column_sums(X, np.zeros(n_features), 1, out)
         mean = merge(out) / n_samples
         _column_sums(X, mean, 2, out)

@@ -203,7 +203,13 @@ def _run(
         labels_out = np.empty(0, dtype=np.int64)
     if n_chunks is None:
         n_chunks = n_chunks_for(X.shape[0], max(stats_size, 1))
-    with kernel_region(uses_blas=covariance_type == "full"):
+    # Work units (about a multiply-add each) for the serial-or-parallel choice
+    # (fastem._config.threads_for): the family's arithmetic per row and
+    # component, plus the exp and log-sum-exp share.
+    d = X.shape[1]
+    per_component = (d * d if covariance_type in ("full", "tied") else 2 * d) + 32
+    work = X.shape[0] * k * per_component
+    with kernel_region(uses_blas=covariance_type == "full", work=work):
         return em_pass(
             X,
             sample_weight,

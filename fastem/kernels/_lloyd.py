@@ -132,7 +132,7 @@ def _full_pass(
     inertia = np.full(n_chunks, np.nan)
     changed = np.zeros(n_chunks, dtype=np.int64)
     block = block_rows(-(-n_features // GROUP) * GROUP)
-    with parallel_region():
+    with parallel_region(n_samples * n_clusters * n_features):
         lloyd_chunks(
             X,
             sample_weight,
@@ -172,7 +172,7 @@ def _bounded_pass(X, sample_weight, centers, shift, labels_in, labels_out, bound
     changed = np.zeros(n_chunks, dtype=np.int64)
     block = block_rows(-(-n_features // GROUP) * GROUP, itemsize=4)
     moves, other_moves, half_gaps = center_geometry(bounds.centers, centers)
-    with parallel_region():
+    with parallel_region(n_samples * n_clusters * n_features):
         lloyd_bounded_chunks(
             X,
             sample_weight,
@@ -207,7 +207,7 @@ def _assigned_pass(X, sample_weight, centers, shift, labels):
     n_chunks = n_chunks_for(n_samples, 1)
     out = np.empty(n_samples)
     inertia = np.empty(n_chunks)
-    with parallel_region():
+    with parallel_region(n_samples * X.shape[1]):
         assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia)
     return out, float(merge(inertia))
 
@@ -215,7 +215,7 @@ def _assigned_pass(X, sample_weight, centers, shift, labels):
 def _distance_matrix(X, centers, shift):
     """Euclidean distances of the rows to the centers, in X's dtype."""
     out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
-    with parallel_region():
+    with parallel_region(X.shape[0] * centers.shape[0] * X.shape[1]):
         distances(X, centers, shift, out)
     return out
 
