@@ -4,7 +4,9 @@ All compiled code in fastem goes through :func:`jit` so that the caching and the
 floating-point policy are set in one place:
 
 - ``cache=True``: compiled machine code is kept on disk, so only the first import
-  on a machine pays for compilation.
+  on a machine pays for compilation (``fastem warmup`` pays it ahead of time).
+  Where the cache cannot be written or read, kernels compile in memory with one
+  :class:`fastem._cache.CacheWarning` instead of failing (see :mod:`fastem._cache`).
 - ``fastmath`` allows contraction into FMAs and reassociation (so reductions can be
   vectorised) but never ``nnan``/``ninf``: NaN and inf must stay observable.
 - ``error_model="numpy"``: a division by zero gives inf/NaN instead of raising,
@@ -25,6 +27,8 @@ import contextlib
 import threading
 
 import numba
+
+from . import _cache
 
 FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 
@@ -90,7 +94,7 @@ def jit(*args, parallel=False, **kwargs):
         "parallel": parallel,
     }
     options.update(kwargs)
-    return numba.njit(*args, **options)
+    return _cache.njit(*args, **options)
 
 
 def _threading_layer():

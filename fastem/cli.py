@@ -1,4 +1,4 @@
-"""The ``fastem`` command line: fit, predict, select, info, bench and demo.
+"""The ``fastem`` command line: fit, predict, select, info, warmup, bench and demo.
 
 Every command reads its inputs and checks that its outputs can be written
 before any work, writes each output atomically (a temporary file renamed over
@@ -573,6 +573,115 @@ def info(args):
     return 0
 
 
+# -- warmup -------------------------------------------------------------------------
+
+
+WARMUP_EPILOG = """\
+examples:
+  fastem warmup
+  fastem warmup --family diag,spherical --dtype float64
+  NUMBA_CACHE_DIR=/opt/numba-cache fastem warmup -q     (Dockerfile: RUN ...)
+
+Small fits and predictions of each family and dtype run with the default
+parameters, so Numba compiles every kernel they use and keeps it on disk;
+later processes load it instead of compiling. The cache directory must stay
+writable by the user who runs the fits: Numba skips a read-only one.
+"""
+
+
+def _names(allowed, what):
+    """``'a,b'`` -> ``['a', 'b']``, each one of ``allowed``."""
+
+    def parse(text):
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {(unknown or [text])[0]!r}; expected one or more "
+                f"of {', '.join(allowed)} (comma-separated or repeated)"
+            )
+        return names
+
+    return parse
+
+
+def _warmup_parser(commands):
+    from .warmup import DTYPES, FAMILIES
+
+    parser = commands.add_parser(
+        "warmup",
+        help="compile the kernels ahead of time (for Docker images and CI caches)",
+        description="Compile the kernels that fits and predictions use, so "
+        "that later processes load them from Numba's cache, and print where "
+        "the cache is.",
+        epilog=WARMUP_EPILOG,
+        formatter_class=_formatter,
+    )
+    parser.add_argument(
+        "--family",
+        action="append",
+        type=_names(FAMILIES, "family"),
+        metavar="NAMES",
+        help=f"{', '.join(FAMILIES)} (bayes: BayesianGaussianMixture, every "
+        f"covariance type); repeat or separate by commas (default: all)",
+    )
+    parser.add_argument(
+        "--dtype",
+        action="append",
+        type=_names(DTYPES, "dtype"),
+        metavar="NAMES",
+        help=f"{' or '.join(DTYPES)} (default: both)",
+    )
+    _add_quiet(parser)
+    parser.set_defaults(run=warmup)
+    return parser
+
+
+def warmup(args):
+    """``fastem warmup``: compile the kernels, then say where they are cached."""
+    from . import warmup as compiler
+
+    families = (
+        [name for names in args.family for name in names] if args.family else None
+    )
+    dtypes = [name for names in args.dtype for name in names] if args.dtype else None
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiler.warmup(families, dtypes, verbose=not args.quiet)
+    elapsed = time.perf_counter() - start
+    _warn(caught, "warmup")
+    rule, directories = compiler.cache_location()
+    if rule is None:
+        raise CommandError(
+            "the kernels were compiled but Numba cannot cache them on disk; set "
+            "NUMBA_CACHE_DIR to a directory this user can write"
+        )
+    if not args.quiet:
+        print(f"  {'total':<10} {elapsed:6.1f} s")
+        print(_cache_summary(rule, directories))
+    return 0
+
+
+def _cache_summary(rule, directories):
+    paths = [Path(directory) for directory in directories]
+    files = [
+        path
+        for directory in paths
+        if directory.is_dir()
+        for path in directory.iterdir()
+        if path.suffix in (".nbi", ".nbc")
+    ]
+    size = sum(path.stat().st_size for path in files) / 2**20
+    counts = f"{len(files)} files, {size:.1f} MiB"
+    if rule in ("NUMBA_CACHE_DIR", "user-wide"):
+        what = "NUMBA_CACHE_DIR" if rule == "NUMBA_CACHE_DIR" else "Numba's user-wide"
+        return f"cache: {paths[0].parent} ({what}; {counts})"
+    where = {"__pycache__": "the __pycache__ directories next to fastem's modules"}
+    listing = "".join(f"\n  {path}" for path in paths)
+    return f"cache: {where.get(rule, 'these directories')} ({counts}):{listing}"
+
+
 # -- shared pieces -------------------------------------------------------------------
 
 
@@ -612,6 +721,7 @@ def _parser():
     _predict_parser(commands)
     _select_parser(commands)
     _info_parser(commands)
+    _warmup_parser(commands)
     commands.add_parser(
         "bench",
         help="print the fastem vs scikit-learn speed-up table",

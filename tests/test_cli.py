@@ -404,6 +404,17 @@ def test_no_command_prints_the_help(capsys):
     assert capsys.readouterr().out.startswith("usage: fastem [-h] [--version] COMMAND")
 
 
+def test_warmup_is_a_command(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "    warmup " in capsys.readouterr().out
+    assert cli.main(["warmup", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: fastem warmup") and "examples:" in out
+    assert cli.main(["warmup", "--family", "diag,nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown family 'nope'" in err and len(err.splitlines()) == 1
+
+
 def test_bench_is_dispatched(capsys):
     assert cli.main(["bench", "--list-cases"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]

@@ -105,7 +105,11 @@ def stat_views(model, buffer):
     raise NotImplementedError
 
 
-@overload(block_rows, jit_options={"cache": True})
+# The overloads below take Numba's default options, without ``cache=True``: the
+# passes that use them are cached whole, and an overload's own cache would be
+# read by Numba's plain cache, where a damaged file breaks the fit instead of
+# recompiling (see fastem._cache).
+@overload(block_rows)
 def _ol_block_rows(model):
     size = _family_hook(model, "block")
     if size is not None:
@@ -113,7 +117,7 @@ def _ol_block_rows(model):
     return None
 
 
-@overload(workspace, jit_options={"cache": True})
+@overload(workspace)
 def _ol_workspace(model, n_features, n_rows):
     impl = _family_hook(model, "workspace")
     if impl is not None:
@@ -121,7 +125,7 @@ def _ol_workspace(model, n_features, n_rows):
     return None
 
 
-@overload(log_density, jit_options={"cache": True})
+@overload(log_density)
 def _ol_log_density(model, xt, log_norm, work, logp):
     impl = _family_hook(model, "log_density")
     if impl is not None:
@@ -131,7 +135,7 @@ def _ol_log_density(model, xt, log_norm, work, logp):
     return None
 
 
-@overload(accumulate, jit_options={"cache": True})
+@overload(accumulate)
 def _ol_accumulate(model, xt, wresp, prob, wt, work, stats):
     impl = _family_hook(model, "accumulate")
     if impl is not None:
@@ -141,7 +145,7 @@ def _ol_accumulate(model, xt, wresp, prob, wt, work, stats):
     return None
 
 
-@overload(stat_views, jit_options={"cache": True})
+@overload(stat_views)
 def _ol_stat_views(model, buffer):
     impl = _family_hook(model, "stat_views")
     if impl is not None:
