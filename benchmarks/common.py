@@ -254,3 +254,61 @@ def seconds_per_iteration(
             times.append(time.perf_counter() - start)
         samples.append((times[1] - times[0]) / extra)
     return float(np.median(samples))
+
+
+# --------------------------------------------------------------------------
+# small problems and side-by-side speed-ups (bench_small, bench_speedup)
+# --------------------------------------------------------------------------
+
+#: GaussianMixture's four covariance types, then KMeans.
+FAMILIES = [*COVARIANCE_TYPES, "kmeans"]
+
+
+def family_name(family):
+    """Return the fastem estimator a family needs (for :func:`require`)."""
+    return "KMeans" if family == "kmeans" else "GaussianMixture"
+
+
+def common_start(family, X, k):
+    """Return the start both backends share: initial parameters, or centers."""
+    if family == "kmeans":
+        return initial_centers(X, k)
+    return initial_parameters(X, k, family)
+
+
+def fit_fixed(backend, family, X, start, max_iter):
+    """Run ``max_iter`` iterations from ``start`` (``tol=0``, ``n_init=1``).
+
+    The same work on both backends: GaussianMixture from the given weights,
+    means and precisions; KMeans from the given centers (both backends stop
+    early, at the same iteration, if the labels stop changing).
+    """
+    if family == "kmeans":
+        return fit_kmeans(backend, X, start, max_iter)
+    return fit_gmm(backend, family, X, start, max_iter)
+
+
+def fit_default(backend, family, X, k):
+    """Fit with default parameters except ``random_state=SEED``; return the model.
+
+    What a user's first ``fit`` does, initialisation included (GaussianMixture's
+    ``init_params='kmeans'``, KMeans' ``k-means++``). The two backends start
+    from their own draws, so their iteration counts may differ (``n_iter_``).
+    Default thread settings: nothing here limits either backend.
+    """
+    import warnings
+
+    if backend == "fastem":
+        import fastem as library
+
+        gmm, kmeans = library.GaussianMixture, library.KMeans
+    else:
+        from sklearn.cluster import KMeans as kmeans
+        from sklearn.mixture import GaussianMixture as gmm
+    if family == "kmeans":
+        model = kmeans(n_clusters=k, random_state=SEED)
+    else:
+        model = gmm(n_components=k, covariance_type=family, random_state=SEED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a ConvergenceWarning is a result too
+        return model.fit(X)
