@@ -95,7 +95,8 @@ def test_fit_reads_every_format_and_saves_the_model(data_dir, X, tmp_path, name)
         "fit", data_dir / name, "-k", 3, "--seed", 0, "-o", "model.npz", cwd=tmp_path
     )
     assert status == 0, err
-    assert err == ""  # quick fit: no progress lines
+    # Nothing but progress lines (a cold cache can make this fit take seconds).
+    assert all(line.startswith("fastem: ") for line in err.splitlines()), err
     model = fastem.load(tmp_path / "model.npz")
     reference = fastem.GaussianMixture(3, random_state=0).fit(X)
     assert_array_equal(model.means_, reference.means_)
