@@ -99,7 +99,10 @@ def test_fit_reads_every_format_and_saves_the_model(data_dir, X, tmp_path, name)
     assert all(line.startswith("fastem: ") for line in err.splitlines()), err
     model = fastem.load(tmp_path / "model.npz")
     reference = fastem.GaussianMixture(3, random_state=0).fit(X)
-    assert_array_equal(model.means_, reference.means_)
+    # The script's kernels may be a different compiled variant (read-only
+    # data, or compiled in this run rather than loaded from Numba's cache):
+    # the same fit to the last few bits.
+    assert_allclose(model.means_, reference.means_, rtol=1e-10)
     assert_array_equal(model.predict(X), reference.predict(X))
     lines = out.splitlines()
     assert lines[0].startswith(f"GaussianMixture on {data_dir / name} (900 x 3)")
@@ -161,7 +164,7 @@ def test_predict_writes_what_the_api_returns(
         with open(tmp_path / output) as stream:
             assert stream.readline().strip() == "p0,p1,p2"
         written = np.loadtxt(tmp_path / output, delimiter=",", skiprows=1)
-    assert_allclose(written, expected, rtol=1e-15)
+    assert_allclose(written, expected, rtol=1e-12)
     what = {"predict": "labels", "predict_proba": "probabilities"}.get(method, "scores")
     assert out.strip() == f"wrote the {what} of 900 rows to {output}"
     assert files_in(tmp_path) == [output]
@@ -460,9 +463,9 @@ def test_select_prints_the_table_and_saves_best_table_and_figure(data_dir, X, tm
         tmp_path / "table.csv", delimiter=",", names=True, dtype=None, encoding="utf-8"
     )
     for name in ("n_components", "bic", "aic", "log_likelihood", "n_iter"):
-        assert_array_equal(written[name], reference.table[name])
+        assert_allclose(written[name], reference.table[name], rtol=1e-10)
     model = fastem.load(tmp_path / "best.npz")
-    assert_array_equal(model.means_, reference.best_estimator.means_)
+    assert_allclose(model.means_, reference.best_estimator.means_, rtol=1e-10)
     assert (tmp_path / "select.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert files_in(tmp_path) == ["best.npz", "select.png", "table.csv"]
 
