@@ -263,6 +263,11 @@ def load(path):
         another format version, holds pickled objects, or holds parameters
         that are not finite or do not agree with each other.
     """
+    return read_model(path)[0]
+
+
+def read_model(path):
+    """Read and check a model file: ``(estimator, metadata)``, as :func:`load`."""
     meta, arrays = _read(path)
     classes = _classes()
     name = meta.get("class")
@@ -289,7 +294,7 @@ def load(path):
     except ValueError as error:
         raise ValueError(f"Model file {path}: {error}") from None
     estimator.__dict__.update(attributes)
-    return estimator
+    return estimator, meta
 
 
 # -- checks of what a file holds ----------------------------------------------------

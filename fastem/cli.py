@@ -247,7 +247,9 @@ def _fit_summary(estimator, X, args, seconds, sizes):
             f"{estimator.lower_bound_:.6f} ({bound})"
         )
         if args.model == "gmm":
-            bic, aic = _criteria(estimator, X)
+            from .select import criteria
+
+            bic, aic = criteria(estimator, estimator.score(X), X.shape[0])
             print(f"  BIC {bic:.1f}, AIC {aic:.1f}")
         else:
             used = int(np.sum(estimator.weights_ > 1e-2))
@@ -259,16 +261,6 @@ def _fit_summary(estimator, X, args, seconds, sizes):
     print(f"  saved to {args.output} ({size / 1024:.1f} KiB)")
     if args.plot:
         print(f"  figure saved to {args.plot}")
-
-
-def _criteria(estimator, X):
-    """BIC and AIC from one scoring pass."""
-    log_likelihood = estimator.score(X) * X.shape[0]
-    n_parameters = estimator._n_parameters()
-    return (
-        -2 * log_likelihood + n_parameters * np.log(X.shape[0]),
-        -2 * log_likelihood + 2 * n_parameters,
-    )
 
 
 def _first(values, fmt, count=10):
@@ -543,12 +535,9 @@ def _info_parser(commands):
 
 def info(args):
     """``fastem info``: describe a model file after checking it."""
-    import fastem
+    from ._io import read_model
 
-    from ._io import _read as read_model_file
-
-    model = fastem.load(args.model)  # every check first
-    meta, _ = read_model_file(args.model)
+    model, meta = read_model(args.model)  # every check of fastem.load
     path = Path(args.model)
     print(
         f"{path}: fastem model file (format {meta['format_version']}, written by "

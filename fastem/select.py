@@ -572,6 +572,33 @@ class _Result:
         self.error = error
 
 
+def criteria(estimator, mean_log_likelihood, n_samples):
+    """BIC and AIC of a fitted GaussianMixture from one scoring pass.
+
+    The formulas of :meth:`GaussianMixture.bic` and ``aic``, term for term,
+    so the floats are those calling them gives, without reading X twice.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        Fitted.
+    mean_log_likelihood : float
+        ``estimator.score(X)``.
+    n_samples : int
+        Rows of ``X``.
+
+    Returns
+    -------
+    bic, aic : float
+    """
+    n_parameters = estimator._n_parameters()
+    fit_term = -2 * mean_log_likelihood * n_samples
+    return (
+        float(fit_term + n_parameters * np.log(n_samples)),
+        float(fit_term + 2 * n_parameters),
+    )
+
+
 def _fit_candidate(candidate, X, n_samples, params, config, threads, callback):
     """Fit and score one candidate; a ``ValueError`` gives a NaN row."""
     start = time.perf_counter()
@@ -594,13 +621,10 @@ def _fit_candidate(candidate, X, n_samples, params, config, threads, callback):
         "covariance_type": candidate.covariance_type,
     }
     if error is None:
-        # The formulas of GaussianMixture.bic and .aic, term for term, from
-        # the one scoring pass (the same floats as calling them).
-        n_parameters = estimator._n_parameters()
-        fit_term = -2 * mean_log_likelihood * n_samples
+        bic, aic = criteria(estimator, mean_log_likelihood, n_samples)
         row.update(
-            bic=float(fit_term + n_parameters * np.log(n_samples)),
-            aic=float(fit_term + 2 * n_parameters),
+            bic=bic,
+            aic=aic,
             log_likelihood=float(mean_log_likelihood * n_samples),
             n_iter=int(estimator.n_iter_),
             converged=bool(estimator.converged_),
