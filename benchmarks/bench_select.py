@@ -200,7 +200,7 @@ def report(args, runs, load_before, load_after):
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
         f"{platform.python_version()}; fastem {fastem.__version__}, scikit-learn "
         f"{sklearn.__version__}, numba {numba.__version__} "
-        f"({numba.threading_layer()} layer, {numba.get_num_threads()} threads), "
+        f"({numba.get_num_threads()} threads), "
         f"BLAS {_blas()}, threadpoolctl {threadpoolctl.__version__}"
     )
     print(

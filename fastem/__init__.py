@@ -9,21 +9,38 @@ imports ``sklearn.mixture.GaussianMixture`` or ``sklearn.cluster.KMeans`` runs
 fastem unchanged.
 """
 
-from ._io import load
-from ._patch import patch_sklearn, sklearn_patched, unpatch_sklearn
-from .bayesian_mixture import BayesianGaussianMixture
-from .gaussian_mixture import GaussianMixture
-from .kmeans import KMeans
-from .select import select_model
+import importlib
 
-__all__ = [
-    "BayesianGaussianMixture",
-    "GaussianMixture",
-    "KMeans",
-    "load",
-    "patch_sklearn",
-    "select_model",
-    "sklearn_patched",
-    "unpatch_sklearn",
-]
+#: Public names and the module that defines each. They are imported on first
+#: use (PEP 562), so ``import fastem`` costs milliseconds: scikit-learn, SciPy
+#: and Numba load with the first estimator that is used.
+_EXPORTS = {
+    "BayesianGaussianMixture": ".bayesian_mixture",
+    "GaussianMixture": ".gaussian_mixture",
+    "KMeans": ".kmeans",
+    "load": "._io",
+    "patch_sklearn": "._patch",
+    "select_model": ".select",
+    "sklearn_patched": "._patch",
+    "unpatch_sklearn": "._patch",
+}
+#: Public submodules, also imported on first use.
+_SUBMODULES = ("kernels", "plot", "warmup")
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))

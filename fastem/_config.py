@@ -17,13 +17,24 @@ number of chunks that depends only on the problem size (see
 :mod:`fastem._kernels._reduce`) and merge the chunks in a fixed order.
 
 Thread control lives here too, each piece scoped to a call and restored in
-``finally``: :func:`kernel_region` (what every call into a parallel kernel runs
-under: the lock for Numba's non-thread-safe ``workqueue`` layer and, for the
-kernels that call BLAS from their own threads, a one-thread BLAS limit) and
+``finally``: :func:`run_chunks` (how every kernel runs on several cores),
+:func:`single_threaded_blas` (one BLAS thread while fastem owns the cores) and
 :func:`n_threads` (Numba's thread count for a block of code).
+
+The kernels are serial, ``nogil`` functions over a range of row chunks;
+:func:`run_chunks` splits the chunks among a few threads of a small pool that
+fastem keeps (the calling thread takes a share too). Numba's ``parallel=True``
+would do the same work, but its parfor lowering made each kernel take several
+times as long to compile (cold, the first fit paid tens of seconds), and its
+OpenMP or workqueue threads cannot be entered from several Python threads at
+once on every layer. The thread count is Numba's: ``numba.set_num_threads`` (or
+``NUMBA_NUM_THREADS``) in the calling thread sets how many threads a kernel
+uses, so a user's own setting wins.
 """
 
+import concurrent.futures
 import contextlib
+import os
 import threading
 
 import numba
@@ -64,7 +75,6 @@ def slabs(n_samples, row_bytes=None):
         yield start, min(start + rows, n_samples)
 
 
-_WORKQUEUE_LOCK = threading.Lock()
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE = {"controller": None, "depth": 0, "limiter": None}
 
@@ -86,22 +96,20 @@ def jit(*args, parallel=False, **kwargs):
     decorator or dispatcher
         As :func:`numba.njit`.
     """
-    options = {
-        "cache": True,
-        "nogil": True,
-        "fastmath": set(FASTMATH),
-        "error_model": "numpy",
-        "parallel": parallel,
-    }
+    options = {"cache": True, "parallel": parallel, **hook_options()}
     options.update(kwargs)
     return _cache.njit(*args, **options)
 
 
-def _threading_layer():
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel region has run yet
-        return None
+def hook_options():
+    """Fastem's compile options for code compiled inside a kernel (overloads).
+
+    Returns
+    -------
+    dict
+        ``nogil``, ``fastmath`` and ``error_model``, as :func:`jit` uses them.
+    """
+    return {"nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
 
 
 #: Below this much work (about one multiply-add per unit: rows x components x
@@ -125,28 +133,118 @@ def threads_for(work):
     return None
 
 
-@contextlib.contextmanager
-def parallel_region(work=None):
-    """Guard a call into a parallel kernel, on one thread if ``work`` is small.
+_POOL = {"executor": None, "pid": None}
+_POOL_LOCK = threading.Lock()
 
-    Numba's ``workqueue`` threading layer is not thread-safe: two Python threads
-    entering parallel regions at once abort the process. When that layer is in
-    use (or before the layer is known) calls are serialised with a lock; with
-    the ``tbb`` or ``omp`` layers they run concurrently.
+
+def _executor():
+    """Fastem's thread pool (made on first use, and again after a fork)."""
+    with _POOL_LOCK:
+        if _POOL["executor"] is None or _POOL["pid"] != os.getpid():
+            workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+            _POOL["executor"] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="fastem"
+            )
+            _POOL["pid"] = os.getpid()
+        return _POOL["executor"]
+
+
+def readonly(array):
+    """Return a read-only view of ``array`` (``array`` itself if it is one).
+
+    Numba compiles a kernel once per argument type, and a read-only array (a
+    memory map opened with ``mmap_mode="r"``) has a type of its own. The
+    kernels never write their input data, so every call passes it read-only:
+    one compiled variant per dtype instead of two.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def chunk_ranges(n_chunks, n_parts):
+    """Split chunks ``0 .. n_chunks - 1`` into ``n_parts`` contiguous ranges.
+
+    Returns
+    -------
+    list of (int, int)
+        Half-open ``[first, last)`` ranges, in order, as even as possible.
+    """
+    return [
+        (part * n_chunks // n_parts, (part + 1) * n_chunks // n_parts)
+        for part in range(n_parts)
+    ]
+
+
+def threads_for_call(n_chunks, work=None):
+    """Threads a kernel call of ``n_chunks`` chunks and ``work`` units runs on."""
+    if threads_for(work) == 1:
+        return 1
+    return max(1, min(n_chunks, numba.get_num_threads()))
+
+
+#: Ranges of chunks per thread that a call is cut into. Threads claim ranges
+#: one by one, so a thread that the system deschedules (another process on the
+#: machine) holds up at most one range, not half of the call; each range is one
+#: call into the compiled kernel (~10 us).
+RANGES_PER_THREAD = 4
+
+
+def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
+    """Run ``kernel(first, last, *args)`` over all chunks, on several threads.
+
+    Every kernel splits its rows into ``n_chunks`` fixed chunks (see
+    :mod:`fastem._kernels._reduce`) and writes each chunk's results into that
+    chunk's slot of its output arrays; which thread runs a chunk changes
+    nothing, so results are the same bit for bit for any thread count. The
+    calling thread and ``threads - 1`` threads of fastem's pool claim
+    consecutive ranges of chunks until none is left.
 
     Parameters
     ----------
+    kernel : callable
+        A compiled ``nogil`` kernel taking the half-open chunk range
+        ``[first, last)`` first.
+    n_chunks : int
+        Number of chunks.
+    *args
+        The kernel's other arguments.
     work : int, default=None
-        The call's work (see :data:`SERIAL_WORK`); below the threshold the
-        call runs with one Numba thread (:func:`threads_for`).
+        The call's work (see :data:`SERIAL_WORK`): below the threshold the call
+        runs on the calling thread alone.
+    uses_blas : bool, default=False
+        The kernel calls BLAS: hold BLAS at one thread during the call
+        (:func:`single_threaded_blas`), so that it does not start threads of
+        its own next to fastem's.
     """
-    with n_threads(threads_for(work)):
-        layer = _threading_layer()
-        if layer in ("tbb", "omp"):
-            yield
+    threads = threads_for_call(n_chunks, work)
+    with single_threaded_blas() if uses_blas else contextlib.nullcontext():
+        if threads == 1:
+            kernel(0, n_chunks, *args)
             return
-        with _WORKQUEUE_LOCK:
-            yield
+        ranges = iter(
+            chunk_ranges(n_chunks, min(n_chunks, RANGES_PER_THREAD * threads))
+        )
+        lock = threading.Lock()
+
+        def claim_and_run():
+            while True:
+                with lock:
+                    span = next(ranges, None)
+                if span is None:
+                    return
+                kernel(*span, *args)
+
+        pool = _executor()
+        futures = [pool.submit(claim_and_run) for _ in range(threads - 1)]
+        try:
+            claim_and_run()
+        finally:
+            concurrent.futures.wait(futures)
+        for future in futures:
+            future.result()  # re-raise a worker's exception
 
 
 @contextlib.contextmanager
@@ -175,26 +273,6 @@ def single_threaded_blas():
             if _BLAS_STATE["depth"] == 0:
                 _BLAS_STATE["limiter"].restore_original_limits()
                 _BLAS_STATE["limiter"] = None
-
-
-@contextlib.contextmanager
-def kernel_region(*, uses_blas=False, work=None):
-    """Run the body (one call into a parallel kernel) under fastem's thread policy.
-
-    Parameters
-    ----------
-    uses_blas : bool, default=False
-        The kernel calls BLAS from its own threads: hold BLAS at one thread
-        (:func:`single_threaded_blas`) for the duration of the call.
-    work : int, default=None
-        The call's work, for :func:`parallel_region`.
-    """
-    with parallel_region(work):
-        if not uses_blas:
-            yield
-            return
-        with single_threaded_blas():
-            yield
 
 
 @contextlib.contextmanager

@@ -1,13 +1,12 @@
 """Compile fastem's kernels ahead of time: ``fastem warmup``.
 
-The first fit of each covariance type compiles its kernels (tens of seconds;
-Numba then keeps them on disk, see :mod:`fastem._cache`). :func:`warmup` pays
-that cost once, up front -- in a ``Dockerfile`` (``RUN fastem warmup``) or a CI
-step whose cache directory is kept -- by running what users run: small fits
-with the default parameters (so the k-means initialisation is compiled too) but
-a few iterations, then ``predict``, ``predict_proba``, ``score_samples`` and
-``score``, on writable and on read-only data, for every family and dtype asked
-for. Running real fits rather than
+The first fit of each covariance type compiles its kernels (seconds; Numba
+then keeps them on disk, see :mod:`fastem._cache`). :func:`warmup` pays that
+cost once, up front -- in a ``Dockerfile`` (``RUN fastem warmup``) or a CI step
+whose cache directory is kept -- by running what users run: small fits with the
+default parameters (so the k-means initialisation is compiled too) but a few
+iterations, then ``predict``, ``predict_proba``, ``score_samples`` and
+``score``, for every family and dtype asked for. Running real fits rather than
 listing kernel signatures means that whatever a fit compiles, the warm-up
 compiles.
 
@@ -42,17 +41,15 @@ _MAX_ITER = 5
 
 
 def _datasets(dtype, n_features=_N_FEATURES):
-    """Return the generated data, writable and read-only.
+    """Return the generated data (a tuple of one array).
 
-    Numba compiles a kernel separately for read-only arrays, which is what
-    ``np.load(..., mmap_mode='r')`` and ``fastem fit`` on a ``.npy`` file give.
+    Writable data is enough: the kernels see every input read-only
+    (:func:`fastem._config.readonly`), so memory-mapped ``.npy`` files use the
+    same compiled kernels.
     """
     from ._bench.data import make_blobs
 
-    X = make_blobs(_N_SAMPLES, n_features, _N_CLUSTERS, dtype=dtype)
-    readonly = X.copy()
-    readonly.setflags(write=False)
-    return X, readonly
+    return (make_blobs(_N_SAMPLES, n_features, _N_CLUSTERS, dtype=dtype),)
 
 
 def _mixture(model, X):

@@ -135,7 +135,7 @@ def test_unwritable_numba_cache_dir_is_named_in_one_warning(tmp_path):
         "import warnings\n"
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
-        "    import fastem\n"
+        "    import fastem.kernels  # decorates the kernels\n"
         "from fastem._cache import CacheWarning, cache_dirs\n"
         "for w in caught:\n"
         "    if issubclass(w.category, CacheWarning): print('warning:', w.message)\n"

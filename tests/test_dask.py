@@ -447,7 +447,8 @@ def test_import_fastem_does_not_import_dask():
 
 def test_workqueue_layer_with_several_dask_threads_does_not_abort():
     # Numba's workqueue layer aborts the process when two threads enter
-    # parallel regions at once; fastem serialises them under that layer.
+    # parallel regions at once; fastem's kernels run on its own thread pool
+    # (no Numba parallel region), so Dask's threads can fit under that layer.
     code = (
         "import dask, dask.array as da, numpy as np, numba\n"
         "from fastem import GaussianMixture, KMeans\n"

@@ -2,6 +2,8 @@
 
 import pickle
 import re
+import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -639,20 +641,73 @@ def test_serial_path_gives_the_parallel_result(covariance_type, make_data, monke
     assert_array_equal(score_a, score_b)
 
 
-def test_small_calls_run_on_one_thread():
+def _recording_kernel(calls):
+    def kernel(first, last, tag):
+        calls.append((first, last, tag, threading.get_ident()))
+
+    return kernel
+
+
+def test_small_calls_run_on_the_calling_thread():
+    from fastem import _config
+
+    calls = []
+    with n_threads(2):
+        _config.run_chunks(
+            _recording_kernel(calls), 7, "x", work=_config.SERIAL_WORK - 1
+        )
+    assert calls == [(0, 7, "x", threading.get_ident())]
+
+
+@pytest.mark.parametrize("work", [None, 1 << 40])
+def test_large_calls_share_the_chunks_among_the_threads(work):
     import numba
 
     from fastem import _config
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs two Numba threads")
+    calls = []
+    # The first two ranges wait for each other: they must run at once, on two
+    # threads (a time-out breaks the barrier and fails the test).
+    both = threading.Barrier(2, timeout=30)
+
+    def kernel(first, last, tag):
+        if first < 4:  # the ranges (0, 2) and (2, 4)
+            both.wait()
+        calls.append((first, last, tag, threading.get_ident()))
+
     with n_threads(2):
-        with _config.parallel_region(_config.SERIAL_WORK - 1):
-            assert numba.get_num_threads() == 1
-        assert numba.get_num_threads() == 2  # restored
-        for work in (_config.SERIAL_WORK, None):
-            with _config.parallel_region(work):
-                assert numba.get_num_threads() == 2  # left alone
+        _config.run_chunks(kernel, 16, "x", work=work)
+    spans = sorted(call[:2] for call in calls)
+    assert spans == _config.chunk_ranges(16, 8)  # every chunk once, in ranges
+    assert {call[2] for call in calls} == {"x"}
+    assert len({call[3] for call in calls}) == 2
+    assert threading.get_ident() in {call[3] for call in calls}
+    calls.clear()
+    with n_threads(1):  # the user's own thread count wins
+        _config.run_chunks(_recording_kernel(calls), 7, "x", work=work)
+    assert calls == [(0, 7, "x", threading.get_ident())]
+
+
+def test_a_failing_chunk_range_raises_after_the_others_finish():
+    import numba
+
+    from fastem import _config
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    finished = []
+
+    def kernel(first, last):
+        if first > 0:
+            raise ValueError("chunk failed")
+        time.sleep(0.05)
+        finished.append(first)
+
+    with n_threads(2), pytest.raises(ValueError, match="chunk failed"):
+        _config.run_chunks(kernel, 4)
+    assert finished == [0]
 
 
 def test_fits_from_several_python_threads(always_parallel, make_data):

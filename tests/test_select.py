@@ -449,8 +449,9 @@ def test_dask_array_runs_each_fit_on_the_blocks(X):
 
 def test_threads_under_the_workqueue_layer(X):
     # Numba's workqueue layer is not thread-safe (two threads in parallel
-    # regions at once abort the process); fastem serialises the kernel calls
-    # under it, so the threads must give the same table, only slower.
+    # regions at once abort the process); fastem's kernels run on its own
+    # thread pool, never in a Numba parallel region, so the threads work under
+    # that layer too and give the same table.
     code = (
         "import json, sys, numpy as np, numba\n"
         "from fastem import select_model\n"

@@ -297,6 +297,34 @@ def test_streamed_estimator_pickles(tmp_path):
     assert_array_equal(clone.predict(mm), gm.predict(mm))
 
 
+def test_read_only_data_compiles_no_kernel_of_its_own():
+    """The kernels see every input read-only: one compiled variant per dtype."""
+    from fastem import _cache
+
+    def compiled():
+        return {
+            (d.py_func.__qualname__, str(sig))
+            for d in _cache.DISPATCHERS
+            for sig in d.signatures
+        }
+
+    X = np.random.default_rng(0).normal(size=(3000, 3))
+    frozen = X.copy()
+    frozen.setflags(write=False)
+    weights = np.ones(len(X))
+    fits = [
+        lambda data: GaussianMixture(3, random_state=0).fit(data).predict(data),
+        lambda data: GaussianMixture(2, covariance_type="tied").fit(data, weights),
+        lambda data: KMeans(3, random_state=0, n_init=1).fit(data).transform(data),
+    ]
+    for fit in fits:
+        fit(X)
+    before = compiled()
+    for fit in fits:
+        fit(frozen)
+    assert compiled() == before
+
+
 # -- KMeans ----------------------------------------------------------------------
 
 

@@ -12,8 +12,8 @@ import numpy as np
 def machine_info():
     """Return a dict describing the machine and the library versions.
 
-    CPU model, cores, memory, OS, Python, NumPy, numba (and its threading
-    layer), SciPy, scikit-learn, fastem (with the git commit when run from a
+    CPU model, cores, memory, OS, Python, NumPy, numba (and fastem's thread
+    count), SciPy, scikit-learn, fastem (with the git commit when run from a
     checkout), faiss and the BLAS libraries loaded.
     """
     import numba
@@ -43,10 +43,6 @@ def machine_info():
                 f"from {owner or 'unknown'})"
             )
     try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel region has run in this process
-        layer = "not initialised"
-    try:
         import fastem
 
         fastem_version = fastem.__version__
@@ -75,7 +71,7 @@ def machine_info():
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
-        "numba threading layer": layer,
+        "fastem threads": numba.get_num_threads(),
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
         "fastem": fastem_version + (f" (git {commit})" if commit else ""),

@@ -6,28 +6,29 @@ on every thread, in fixed chunks merged in order, without a temporary.
 """
 
 import numpy as np
-from numba import prange
 
-from .._config import jit, parallel_region
+from .._config import jit, readonly, run_chunks
 from ._reduce import chunk_bounds, merge, n_chunks_for
 
 
-@jit(parallel=True)
-def _column_sums(X, center, power, out):
+@jit
+def _column_sums(first, last, X, center, power, out):
     """``out[chunk, f] = sum over the chunk's rows of (X[i, f] - center[f])**power``.
 
-    ``power`` is 1 or 2; the rows are summed in float64.
+    For chunks ``first .. last - 1`` of ``out.shape[0]``; ``power`` is 1 or 2;
+    the rows are summed in float64.
     """
     n_samples, n_features = X.shape
     n_chunks = out.shape[0]
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        totals = np.zeros(n_features)
+        totals = out[chunk]
+        for f in range(n_features):
+            totals[f] = 0.0
         for i in range(start, stop):
             for f in range(n_features):
                 value = np.float64(X[i, f]) - center[f]
                 totals[f] += value if power == 1 else value * value
-        out[chunk, :] = totals
 
 
 def column_mean_var(X):
@@ -50,10 +51,12 @@ def column_mean_var(X):
     >>> column_mean_var(np.array([[1.0, 10.0], [3.0, 10.0]]))
     (array([ 2., 10.]), array([1., 0.]))
     """
+    X = readonly(X)
     n_samples, n_features = X.shape
-    out = np.empty((n_chunks_for(n_samples, n_features), n_features))
-    with parallel_region(n_samples * n_features):
-        _column_sums(X, np.zeros(n_features), 1, out)
-        mean = merge(out) / n_samples
-        _column_sums(X, mean, 2, out)
+    n_chunks = n_chunks_for(n_samples, n_features)
+    out = np.empty((n_chunks, n_features))
+    work = n_samples * n_features
+    run_chunks(_column_sums, n_chunks, X, np.zeros(n_features), 1, out, work=work)
+    mean = merge(out) / n_samples
+    run_chunks(_column_sums, n_chunks, X, mean, 2, out, work=work)
     return mean, merge(out) / n_samples

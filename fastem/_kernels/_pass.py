@@ -35,10 +35,10 @@ the variational expectations for a Bayesian one).
 """
 
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.extending import overload
 
-from .._config import jit
+from .._config import hook_options, jit
 from ._block import load_block, log_sum_exp_block
 from ._reduce import chunk_bounds
 
@@ -62,16 +62,22 @@ def register_family(
     block : int
         Rows per block. A compile-time constant of the family's loop, so that
         LLVM knows the trip count of every loop over a block's rows.
-    workspace, log_density, accumulate, stat_views : numba dispatcher
-        The family's compiled functions (see the module docstring).
+    workspace, log_density, accumulate, stat_views : function
+        The family's functions (see the module docstring): plain Python
+        functions in Numba's subset, or dispatchers (their ``py_func`` is
+        used). They are compiled inside each pass that calls them.
     """
-    _FAMILIES[model_class] = {
-        "block": int(block),
+    hooks = {
         "workspace": workspace,
         "log_density": log_density,
         "accumulate": accumulate,
         "stat_views": stat_views,
     }
+    _FAMILIES[model_class] = {
+        name: getattr(function, "py_func", function)
+        for name, function in hooks.items()
+    }
+    _FAMILIES[model_class]["block"] = int(block)
 
 
 def _family_hook(model, name):
@@ -105,11 +111,17 @@ def stat_views(model, buffer):
     raise NotImplementedError
 
 
-# The overloads below take Numba's default options, without ``cache=True``: the
-# passes that use them are cached whole, and an overload's own cache would be
-# read by Numba's plain cache, where a damaged file breaks the fit instead of
-# recompiling (see fastem._cache).
-@overload(block_rows)
+# The overloads return the family's own Python functions (``py_func``), compiled
+# once as the overload's implementation, inside the pass that calls them, with
+# fastem's options. Calling the family's dispatchers from forwarding lambdas
+# compiled both (twice the compile time). No ``cache=True`` here: the passes that
+# use them are cached whole, and an overload's own cache would be read by Numba's
+# plain cache, where a damaged file breaks the fit instead of recompiling (see
+# fastem._cache).
+_HOOK_OPTIONS = hook_options()
+
+
+@overload(block_rows, jit_options=_HOOK_OPTIONS)
 def _ol_block_rows(model):
     size = _family_hook(model, "block")
     if size is not None:
@@ -117,40 +129,24 @@ def _ol_block_rows(model):
     return None
 
 
-@overload(workspace)
+@overload(workspace, jit_options=_HOOK_OPTIONS)
 def _ol_workspace(model, n_features, n_rows):
-    impl = _family_hook(model, "workspace")
-    if impl is not None:
-        return lambda model, n_features, n_rows: impl(model, n_features, n_rows)
-    return None
+    return _family_hook(model, "workspace")
 
 
-@overload(log_density)
+@overload(log_density, jit_options=_HOOK_OPTIONS)
 def _ol_log_density(model, xt, log_norm, work, logp):
-    impl = _family_hook(model, "log_density")
-    if impl is not None:
-        return lambda model, xt, log_norm, work, logp: impl(
-            model, xt, log_norm, work, logp
-        )
-    return None
+    return _family_hook(model, "log_density")
 
 
-@overload(accumulate)
+@overload(accumulate, jit_options=_HOOK_OPTIONS)
 def _ol_accumulate(model, xt, wresp, prob, wt, work, stats):
-    impl = _family_hook(model, "accumulate")
-    if impl is not None:
-        return lambda model, xt, wresp, prob, wt, work, stats: impl(
-            model, xt, wresp, prob, wt, work, stats
-        )
-    return None
+    return _family_hook(model, "accumulate")
 
 
-@overload(stat_views)
+@overload(stat_views, jit_options=_HOOK_OPTIONS)
 def _ol_stat_views(model, buffer):
-    impl = _family_hook(model, "stat_views")
-    if impl is not None:
-        return lambda model, buffer: impl(model, buffer)
-    return None
+    return _family_hook(model, "stat_views")
 
 
 @jit
@@ -186,23 +182,31 @@ def _store_rows(lse, prob, logp, row, count, lse_out, resp_out, labels_out):
             labels_out[row + b] = best
 
 
-@jit(parallel=True)
+@jit
 def em_pass(
+    first,
+    last,
     X,
     sample_weight,
     model,
     log_norm,
-    n_chunks,
-    stats_size,
+    stats,
+    totals,
     with_entropy,
     lse_out,
     resp_out,
     labels_out,
 ):
-    """One parallel pass over ``X``: E-step, statistics and per-row outputs.
+    """E-step, statistics and per-row outputs of chunks ``first .. last - 1``.
+
+    A serial, ``nogil`` kernel: :func:`fastem._config.run_chunks` runs it on
+    ranges of chunks from several threads at once. Each chunk writes only its
+    own rows of the outputs and its own row of ``stats`` and ``totals``.
 
     Parameters
     ----------
+    first, last : int
+        The half-open range of chunks to run.
     X : ndarray of shape (n_samples, n_features), float32 or float64
         C-contiguous data.
     sample_weight : ndarray of shape (n_samples,) or (0,), float64
@@ -211,10 +215,13 @@ def em_pass(
         A registered family's prepared parameters.
     log_norm : ndarray of shape (n_components,)
         Per-component additive constant of the log-densities.
-    n_chunks : int
-        Number of row chunks (from :func:`._reduce.n_chunks_for`).
-    stats_size : int
-        Length of one chunk's statistics buffer; 0 skips the statistics.
+    stats : ndarray of shape (n_chunks, stats_size), float64
+        Zero on entry; each chunk's statistics buffer. ``stats_size`` 0 skips
+        the statistics.
+    totals : ndarray of shape (n_chunks, 3), float64
+        Output, per chunk: ``sum_i w_i log p(x_i)``, the entropy term (0 unless
+        ``with_entropy``) and ``sum_i w_i``. ``n_chunks`` (its length) is the
+        number of chunks of the whole call (see :func:`._reduce.n_chunks_for`).
     with_entropy : bool
         Also accumulate ``sum_i w_i sum_k r_ik log r_ik``.
     lse_out : ndarray of shape (n_samples,) or (0,)
@@ -223,31 +230,23 @@ def em_pass(
         Filled with the responsibilities, unless it has no rows.
     labels_out : ndarray of shape (n_samples,) or (0,), int64
         Filled with the index of the largest ``logp_k`` per row, unless empty.
-
-    Returns
-    -------
-    stats : ndarray of shape (n_chunks, stats_size)
-        Per-chunk statistics buffers (merge them in chunk order).
-    totals : ndarray of shape (n_chunks, 3)
-        Per chunk: ``sum_i w_i log p(x_i)``, the entropy term (0 unless
-        ``with_entropy``) and ``sum_i w_i``.
     """
     n_samples, n_features = X.shape
     n_components = log_norm.shape[0]
+    n_chunks = totals.shape[0]
+    stats_size = stats.shape[1]
     weighted = sample_weight.shape[0] > 0
     block = block_rows(model)
-    stats = np.zeros((n_chunks, stats_size))
-    totals = np.zeros((n_chunks, TOTALS))
-    for chunk in prange(n_chunks):
+    xt = np.empty((n_features, block))
+    wt = np.empty(block)
+    lse = np.empty(block)
+    scratch = np.empty(block)
+    logp = np.empty((n_components, block))
+    prob = np.empty((n_components, block))
+    wresp = np.empty((n_components, block)) if weighted else prob
+    work = workspace(model, n_features, block)
+    for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        xt = np.empty((n_features, block))
-        wt = np.empty(block)
-        lse = np.empty(block)
-        scratch = np.empty(block)
-        logp = np.empty((n_components, block))
-        prob = np.empty((n_components, block))
-        wresp = np.empty((n_components, block)) if weighted else prob
-        work = workspace(model, n_features, block)
         views = stat_views(model, stats[chunk])
         loglik = 0.0
         entropy = 0.0
@@ -275,4 +274,3 @@ def em_pass(
         totals[chunk, 0] = loglik
         totals[chunk, 1] = entropy
         totals[chunk, 2] = weight
-    return stats, totals

@@ -53,7 +53,6 @@ def _plan(n_features, n_components):
     return n_slices, group
 
 
-@jit
 def _prepare(means, prec_chol, n_slices, group):
     """Compute the reference point, projected offsets and gathered factor slices.
 
@@ -61,45 +60,22 @@ def _prepare(means, prec_chol, n_slices, group):
     U_k)[j]`` and ``gathered``: for each group of components and each column
     slice ``[lo, hi)``, the matrix of shape (group * (hi - lo), hi) whose row
     ``(q, jj)`` is column ``lo + jj`` of ``U_{g group + q}`` cut at row ``hi``
-    (the rows below are zero), stored one after the other.
+    (the rows below are zero), stored one after the other. Small K x D x D
+    NumPy work, once per call (compiling it cost more than it ever saved).
     """
     n_components, n_features = means.shape
-    ref = np.zeros(n_features)
-    for k in range(n_components):
-        for j in range(n_features):
-            ref[j] += means[k, j]
-    for j in range(n_features):
-        ref[j] /= n_components
-    offsets = np.zeros((n_components, n_features))
-    for k in range(n_components):
-        for j in range(n_features):
-            c = 0.0
-            for i in range(j + 1):
-                c += (means[k, i] - ref[i]) * prec_chol[k, i, j]
-            offsets[k, j] = c
-    n_groups = -(-n_components // group)
-    size = 0
-    for g in range(n_groups):
-        members = min(group, n_components - g * group)
+    upper = np.triu(prec_chol)
+    ref = means.sum(axis=0) / n_components
+    offsets = np.matmul((means - ref)[:, None, :], upper)[:, 0, :]
+    columns = np.swapaxes(upper, 1, 2)  # columns[k, j] is column j of U_k
+    pieces = []
+    for first in range(0, n_components, group):
+        members = columns[first : first + group]
         for s in range(n_slices):
             lo = s * n_features // n_slices
             hi = (s + 1) * n_features // n_slices
-            size += members * (hi - lo) * hi
-    gathered = np.zeros(size)
-    pos = 0
-    for g in range(n_groups):
-        members = min(group, n_components - g * group)
-        for s in range(n_slices):
-            lo = s * n_features // n_slices
-            hi = (s + 1) * n_features // n_slices
-            for q in range(members):
-                factor = prec_chol[g * group + q]
-                for jj in range(hi - lo):
-                    row = pos + (q * (hi - lo) + jj) * hi
-                    for i in range(lo + jj + 1):
-                        gathered[row + i] = factor[i, lo + jj]
-            pos += members * (hi - lo) * hi
-    return ref, offsets, gathered
+            pieces.append(members[:, lo:hi, :hi].ravel())
+    return ref, np.ascontiguousarray(offsets), np.concatenate(pieces)
 
 
 @jit

@@ -18,11 +18,11 @@ import math
 import numba
 import numpy as np
 
-from .._config import kernel_region
+from .._config import readonly, run_chunks
 from .._kernels import diag as _diag
 from .._kernels import full as _full
 from .._kernels import tied as _tied
-from .._kernels._pass import em_pass
+from .._kernels._pass import TOTALS, em_pass
 from .._kernels._reduce import merge, n_chunks_for
 from ._stats import SuffStats, check_covariance_type, stats_from_source
 
@@ -209,19 +209,25 @@ def _run(
     d = X.shape[1]
     per_component = (d * d if covariance_type in ("full", "tied") else 2 * d) + 32
     work = X.shape[0] * k * per_component
-    with kernel_region(uses_blas=covariance_type == "full", work=work):
-        return em_pass(
-            X,
-            sample_weight,
-            model,
-            norm,
-            n_chunks,
-            stats_size,
-            with_entropy,
-            lse_out,
-            resp_out,
-            labels_out,
-        )
+    stats = np.zeros((n_chunks, stats_size))
+    totals = np.zeros((n_chunks, TOTALS))
+    run_chunks(
+        em_pass,
+        n_chunks,
+        readonly(X),
+        readonly(sample_weight),
+        model,
+        norm,
+        stats,
+        totals,
+        with_entropy,
+        lse_out,
+        resp_out,
+        labels_out,
+        work=work,
+        uses_blas=covariance_type == "full",
+    )
+    return stats, totals
 
 
 #: Bytes of chunk buffers one call of the compiled pass may hold. Above it the

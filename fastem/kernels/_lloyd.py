@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import parallel_region
+from .._config import readonly, run_chunks
 from .._kernels._reduce import merge, n_chunks_for
 from .._kernels.kmeans import (
     GROUP,
@@ -118,6 +118,7 @@ def _full_pass(
     Without ``with_inertia`` the step's inertia is ``nan`` (and cheaper). The
     sums are in the shifted frame.
     """
+    X, sample_weight = readonly(X), readonly(sample_weight)
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_chunks = _n_chunks(n_samples, n_clusters, n_features)
@@ -132,22 +133,24 @@ def _full_pass(
     inertia = np.full(n_chunks, np.nan)
     changed = np.zeros(n_chunks, dtype=np.int64)
     block = block_rows(-(-n_features // GROUP) * GROUP)
-    with parallel_region(n_samples * n_clusters * n_features):
-        lloyd_chunks(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            block,
-            labels,
-            sums.sums,
-            sums.weights,
-            inertia,
-            labels_in,
-            update,
-            with_inertia,
-            changed,
-        )
+    run_chunks(
+        lloyd_chunks,
+        n_chunks,
+        X,
+        sample_weight,
+        centers,
+        shift,
+        block,
+        labels,
+        sums.sums,
+        sums.weights,
+        inertia,
+        labels_in,
+        update,
+        with_inertia,
+        changed,
+        work=n_samples * n_clusters * n_features,
+    )
     cluster_sums, weights = sums.merged(weighted, changed, update)
     return LloydStep(labels, cluster_sums, weights, float(merge(inertia)))
 
@@ -161,6 +164,7 @@ def _bounded_pass(X, sample_weight, centers, shift, labels_in, labels_out, bound
     new ones, ``bounds`` (a :class:`LloydBounds`) is moved to ``centers``. The
     inertia is not computed (``nan``).
     """
+    X, sample_weight = readonly(X), readonly(sample_weight)
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_chunks = _n_chunks(n_samples, n_clusters, n_features)
@@ -172,27 +176,29 @@ def _bounded_pass(X, sample_weight, centers, shift, labels_in, labels_out, bound
     changed = np.zeros(n_chunks, dtype=np.int64)
     block = block_rows(-(-n_features // GROUP) * GROUP, itemsize=4)
     moves, other_moves, half_gaps = center_geometry(bounds.centers, centers)
-    with parallel_region(n_samples * n_clusters * n_features):
-        lloyd_bounded_chunks(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            block,
-            WINDOW_BLOCKS * block,
-            labels_in,
-            labels_out,
-            bounds.upper,
-            bounds.lower,
-            moves,
-            other_moves,
-            half_gaps,
-            initialized,
-            update,
-            bounds.sums,
-            bounds.weights,
-            changed,
-        )
+    run_chunks(
+        lloyd_bounded_chunks,
+        n_chunks,
+        X,
+        sample_weight,
+        centers,
+        shift,
+        block,
+        WINDOW_BLOCKS * block,
+        labels_in,
+        labels_out,
+        bounds.upper,
+        bounds.lower,
+        moves,
+        other_moves,
+        half_gaps,
+        initialized,
+        update,
+        bounds.sums,
+        bounds.weights,
+        changed,
+        work=n_samples * n_clusters * n_features,
+    )
     bounds.centers = centers.copy()
     sums, weights = bounds.merged(weighted, changed, update)
     return LloydStep(labels_out, sums, weights, np.nan)
@@ -203,20 +209,41 @@ def _assigned_pass(X, sample_weight, centers, shift, labels):
 
     Direct form ``||x - shift - c||^2``, float64; the inertia is weighted.
     """
+    X, sample_weight = readonly(X), readonly(sample_weight)
     n_samples = X.shape[0]
     n_chunks = n_chunks_for(n_samples, 1)
     out = np.empty(n_samples)
     inertia = np.empty(n_chunks)
-    with parallel_region(n_samples * X.shape[1]):
-        assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia)
+    run_chunks(
+        assigned_sq_distances,
+        n_chunks,
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        out,
+        inertia,
+        work=n_samples * X.shape[1],
+    )
     return out, float(merge(inertia))
 
 
 def _distance_matrix(X, centers, shift):
     """Euclidean distances of the rows to the centers, in X's dtype."""
+    X = readonly(X)
     out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
-    with parallel_region(X.shape[0] * centers.shape[0] * X.shape[1]):
-        distances(X, centers, shift, out)
+    n_chunks = n_chunks_for(X.shape[0], 1)
+    run_chunks(
+        distances,
+        n_chunks,
+        n_chunks,
+        X,
+        centers,
+        shift,
+        out,
+        work=X.shape[0] * centers.shape[0] * X.shape[1],
+    )
     return out
 
 

@@ -16,7 +16,6 @@ expanded distance, so the labels are exactly those of the full pass
 """
 
 import numpy as np
-from numba import prange
 
 from ..._config import jit
 from .._prefetch import prefetch_row
@@ -80,8 +79,10 @@ def _sq_distance(X, i, shift, centers, label):
     return dist
 
 
-@jit(parallel=True, fastmath=LLOYD_FASTMATH)
+@jit(fastmath=LLOYD_FASTMATH)
 def lloyd_bounded_chunks(
+    first,
+    last,
     X,
     sample_weight,
     centers,
@@ -126,6 +127,8 @@ def lloyd_bounded_chunks(
     previous pass, unweighted) and only the rows that changed cluster are read
     to update them: the weights (counts) stay exact, the sums differ from a
     fresh sum by rounding only; ``changed[chunk]`` then counts those rows.
+
+    Serial and ``nogil``, over chunks ``first .. last - 1`` of ``sums.shape[0]``.
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
@@ -140,7 +143,7 @@ def lloyd_bounded_chunks(
     norms32 = norms.astype(np.float32)
     error32 = float32_error_factor(n_features_padded)
     weighted = sample_weight.shape[0] > 0
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         chunk_sums = sums[chunk]
         chunk_weights = weights[chunk]

@@ -15,7 +15,6 @@ recomputes ``||x - c||^2`` for the assigned centers in one cheap extra pass.
 """
 
 import numpy as np
-from numba import prange
 
 from ..._config import jit
 from .._reduce import chunk_bounds
@@ -23,8 +22,10 @@ from .state import clear_emptied
 from .tiles import GROUP, LLOYD_FASTMATH, load_block, nearest_in_block, prepare_centers
 
 
-@jit(parallel=True, fastmath=LLOYD_FASTMATH)
+@jit(fastmath=LLOYD_FASTMATH)
 def lloyd_chunks(
+    first,
+    last,
     X,
     sample_weight,
     centers,
@@ -40,6 +41,9 @@ def lloyd_chunks(
     changed,
 ):
     """Assign rows to their nearest center and accumulate per-chunk statistics.
+
+    Serial and ``nogil``, over chunks ``first .. last - 1`` of ``sums.shape[0]``
+    (:func:`fastem._config.run_chunks` runs ranges of chunks on several threads).
 
     Parameters
     ----------
@@ -83,7 +87,7 @@ def lloyd_chunks(
     n_features_padded = -(-n_features // GROUP) * GROUP
     scaled, norms = prepare_centers(centers, n_features_padded)
     weighted = sample_weight.shape[0] > 0
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         chunk_sums = sums[chunk]
         chunk_weights = weights[chunk]
@@ -145,17 +149,20 @@ def lloyd_chunks(
             inertia[chunk] = total
 
 
-@jit(parallel=True, fastmath=LLOYD_FASTMATH)
-def assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia):
+@jit(fastmath=LLOYD_FASTMATH)
+def assigned_sq_distances(
+    first, last, X, sample_weight, centers, shift, labels, out, inertia
+):
     """Squared distance of every row to its given center, and chunked inertia.
 
     ``out[i] = ||x_i - shift - centers[labels[i]]||^2`` (unweighted);
-    ``inertia[chunk]`` is the weighted sum over the rows of that chunk.
+    ``inertia[chunk]`` is the weighted sum over the rows of that chunk. Over
+    chunks ``first .. last - 1`` of ``inertia.shape[0]``.
     """
     n_samples, n_features = X.shape
     n_chunks = inertia.shape[0]
     weighted = sample_weight.shape[0] > 0
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         total = 0.0
         for i in range(start, stop):
@@ -169,18 +176,23 @@ def assigned_sq_distances(X, sample_weight, centers, shift, labels, out, inertia
         inertia[chunk] = total
 
 
-@jit(parallel=True, fastmath=LLOYD_FASTMATH)
-def distances(X, centers, shift, out):
-    """Euclidean distance of every row to every center, written into ``out``."""
+@jit(fastmath=LLOYD_FASTMATH)
+def distances(first, last, n_chunks, X, centers, shift, out):
+    """Euclidean distance of every row to every center, written into ``out``.
+
+    For the rows of chunks ``first .. last - 1`` of ``n_chunks``.
+    """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    for i in prange(n_samples):
-        for j in range(n_clusters):
-            dist = 0.0
-            for f in range(n_features):
-                diff = (np.float64(X[i, f]) - shift[f]) - centers[j, f]
-                dist += diff * diff
-            out[i, j] = np.sqrt(dist)
+    for chunk in range(first, last):
+        start, stop = chunk_bounds(n_samples, n_chunks, chunk)
+        for i in range(start, stop):
+            for j in range(n_clusters):
+                dist = 0.0
+                for f in range(n_features):
+                    diff = (np.float64(X[i, f]) - shift[f]) - centers[j, f]
+                    dist += diff * diff
+                out[i, j] = np.sqrt(dist)
 
 
 @jit
