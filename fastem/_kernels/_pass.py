@@ -74,8 +74,7 @@ def register_family(
         "stat_views": stat_views,
     }
     _FAMILIES[model_class] = {
-        name: getattr(function, "py_func", function)
-        for name, function in hooks.items()
+        name: getattr(function, "py_func", function) for name, function in hooks.items()
     }
     _FAMILIES[model_class]["block"] = int(block)
 
