@@ -40,7 +40,7 @@ _N_SAMPLES, _N_FEATURES, _N_CLUSTERS = 600, 3, 3
 _MAX_ITER = 5
 
 
-def _datasets(dtype, n_features=_N_FEATURES):
+def _datasets(dtype, n_features=_N_FEATURES, n_samples=_N_SAMPLES):
     """Return the generated data (a tuple of one array).
 
     Writable data is enough: the kernels see every input read-only
@@ -49,7 +49,7 @@ def _datasets(dtype, n_features=_N_FEATURES):
     """
     from ._bench.data import make_blobs
 
-    return (make_blobs(_N_SAMPLES, n_features, _N_CLUSTERS, dtype=dtype),)
+    return (make_blobs(n_samples, n_features, _N_CLUSTERS, dtype=dtype),)
 
 
 def _mixture(model, X):
@@ -91,14 +91,20 @@ def _bayes(dtype):
 
 
 def _kmeans(dtype):
-    from .kernels._lloyd import _BOUNDS_MIN_WORK
+    from .kernels._lloyd import _BOUNDS_MIN_PASS_WORK, _BOUNDS_MIN_WORK
     from .kmeans import KMeans
 
     n_clusters = KMeans().n_clusters
-    # Few features take plain Lloyd passes; from n_clusters * n_features >=
-    # _BOUNDS_MIN_WORK on, the passes with Hamerly's bounds: compile both.
-    for n_features in (_N_FEATURES, -(-_BOUNDS_MIN_WORK // n_clusters)):
-        for X in _datasets(dtype, n_features):
+    # Few features or rows take plain Lloyd passes; from n_clusters * n_features
+    # >= _BOUNDS_MIN_WORK on (with enough rows), the passes with Hamerly's
+    # bounds: compile both.
+    bounded_features = -(-_BOUNDS_MIN_WORK // n_clusters)
+    bounded_rows = -(-_BOUNDS_MIN_PASS_WORK // (n_clusters * bounded_features))
+    for n_samples, n_features in (
+        (_N_SAMPLES, _N_FEATURES),
+        (bounded_rows, bounded_features),
+    ):
+        for X in _datasets(dtype, n_features, n_samples):
             model = KMeans(max_iter=_MAX_ITER, random_state=0).fit(X)
             model.predict(X)
             model.transform(X)

@@ -47,6 +47,7 @@ def fit_passes(request, monkeypatch):
     """Run the fit with Hamerly's bounds for any problem size, or never."""
     threshold = 0 if request.param == "bounds" else np.inf
     monkeypatch.setattr(_lloyd, "_BOUNDS_MIN_WORK", threshold)
+    monkeypatch.setattr(_lloyd, "_BOUNDS_MIN_PASS_WORK", threshold)
     return request.param
 
 
@@ -321,12 +322,14 @@ def test_lloyd_pass_shift_is_a_frame_only():
 
 
 def test_lloyd_state_bounded_auto_threshold():
-    X = np.zeros((10, 16))
-    assert LloydState(X, 8).bounded  # 8 * 16 = 128
-    assert not LloydState(X, 7).bounded
-    assert not LloydState(np.zeros((10, 2)), 8).bounded
-    assert repr(LloydState(X, 8)) == (
-        "LloydState(n_samples=10, n_features=16, n_clusters=8, bounded=True, "
+    X = np.zeros((1024, 16))  # 1024 * 16 * 8 = 2**17 rows x features x clusters
+    assert LloydState(np.zeros((8192, 16)), 8).bounded  # k d = 128, n k d = 2**20
+    assert not LloydState(np.zeros((8191, 16)), 8).bounded  # a small pass
+    assert not LloydState(np.zeros((9000, 16)), 7).bounded  # k d < 128
+    assert not LloydState(np.zeros((10**5, 2)), 8).bounded
+    assert LloydState(X, 8, bounded=True).bounded
+    assert repr(LloydState(X, 8, bounded=True)) == (
+        "LloydState(n_samples=1024, n_features=16, n_clusters=8, bounded=True, "
         "n_passes=0)"
     )
 

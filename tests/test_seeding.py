@@ -9,10 +9,11 @@ from fastem import _config
 from fastem._seeding import kmeans_plusplus
 
 
-@pytest.fixture(autouse=True)
-def small_slabs(monkeypatch):
-    # Several slabs even on small data, so the carried sums are exercised.
-    monkeypatch.setattr(_config, "SLAB_ROWS", 97)
+@pytest.fixture(autouse=True, params=[97, 1 << 14], ids=["slabs", "one-slab"])
+def small_slabs(request, monkeypatch):
+    # Several slabs even on small data, so the carried sums are exercised; and
+    # the one-slab path, which keeps the rows and the candidates' distances.
+    monkeypatch.setattr(_config, "SLAB_ROWS", request.param)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -31,6 +31,11 @@ def _column_sums(first, last, X, center, power, out):
                 totals[f] += value if power == 1 else value * value
 
 
+#: Up to this many values NumPy does it (a float64 copy of at most 512 KiB): as
+#: fast at that size, and a small fit then needs no compiled kernel for it.
+NUMPY_VALUES = 1 << 16
+
+
 def column_mean_var(X):
     """Return the column means and (population) variances of ``X`` in float64.
 
@@ -43,6 +48,7 @@ def column_mean_var(X):
     -------
     mean, var : ndarray of shape (n_features,), float64
         The variance is taken about the mean in a second pass (no cancellation).
+        Rows are summed in order, in float64.
 
     Examples
     --------
@@ -51,8 +57,14 @@ def column_mean_var(X):
     >>> column_mean_var(np.array([[1.0, 10.0], [3.0, 10.0]]))
     (array([ 2., 10.]), array([1., 0.]))
     """
-    X = readonly(X)
     n_samples, n_features = X.shape
+    if n_samples * n_features <= NUMPY_VALUES:
+        values = X.astype(np.float64)
+        mean = values.sum(axis=0) / n_samples
+        values -= mean
+        values *= values
+        return mean, values.sum(axis=0) / n_samples
+    X = readonly(X)
     n_chunks = n_chunks_for(n_samples, n_features)
     out = np.empty((n_chunks, n_features))
     work = n_samples * n_features
