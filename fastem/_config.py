@@ -133,20 +133,31 @@ def threads_for(work):
     return None
 
 
-_POOL = {"executor": None, "pid": None}
+_POOL = {"executor": None}
 _POOL_LOCK = threading.Lock()
 
 
 def _executor():
-    """Fastem's thread pool (made on first use, and again after a fork)."""
+    """Return fastem's thread pool, made on first use."""
     with _POOL_LOCK:
-        if _POOL["executor"] is None or _POOL["pid"] != os.getpid():
+        if _POOL["executor"] is None:
             workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
             _POOL["executor"] = concurrent.futures.ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="fastem"
             )
-            _POOL["pid"] = os.getpid()
         return _POOL["executor"]
+
+
+def _forget_pool_after_fork():
+    # A forked child has none of the parent's threads (and maybe a lock some
+    # other thread held): it starts a pool and a lock of its own.
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL["executor"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def readonly(array):
@@ -228,14 +239,19 @@ def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
             chunk_ranges(n_chunks, min(n_chunks, RANGES_PER_THREAD * threads))
         )
         lock = threading.Lock()
+        failed = []  # once a range fails (or Ctrl-C), no more ranges start
 
         def claim_and_run():
             while True:
                 with lock:
-                    span = next(ranges, None)
+                    span = None if failed else next(ranges, None)
                 if span is None:
                     return
-                kernel(*span, *args)
+                try:
+                    kernel(*span, *args)
+                except BaseException:
+                    failed.append(True)
+                    raise
 
         pool = _executor()
         futures = [pool.submit(claim_and_run) for _ in range(threads - 1)]

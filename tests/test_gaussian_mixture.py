@@ -1,5 +1,6 @@
 """GaussianMixture: against scikit-learn, against the naive EM, and invariants."""
 
+import os
 import pickle
 import re
 import threading
@@ -690,6 +691,42 @@ def test_large_calls_share_the_chunks_among_the_threads(work):
     assert calls == [(0, 7, "x", threading.get_ident())]
 
 
+def _chunks_in_a_forked_child(queue):
+    from fastem import _config
+
+    calls = []
+    with n_threads(2):
+        _config.run_chunks(_recording_kernel(calls), 6, "child")
+    queue.put(sorted(call[:2] for call in calls))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_pool_of_its_own():
+    import multiprocessing
+
+    import numba
+
+    from fastem import _config
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    with n_threads(2):  # the parent's pool exists, with its threads
+        _config.run_chunks(_recording_kernel([]), 6, "parent")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_chunks_in_a_forked_child, args=(queue,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
+        child.start()
+    try:
+        assert queue.get(timeout=60) == _config.chunk_ranges(6, 6)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+
+
 def test_a_failing_chunk_range_raises_after_the_others_finish():
     import numba
 
@@ -697,9 +734,10 @@ def test_a_failing_chunk_range_raises_after_the_others_finish():
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs two Numba threads")
-    finished = []
+    started, finished = [], []
 
     def kernel(first, last):
+        started.append(first)
         if first > 0:
             raise ValueError("chunk failed")
         time.sleep(0.05)
@@ -707,7 +745,8 @@ def test_a_failing_chunk_range_raises_after_the_others_finish():
 
     with n_threads(2), pytest.raises(ValueError, match="chunk failed"):
         _config.run_chunks(kernel, 4)
-    assert finished == [0]
+    assert finished == [0]  # the range running elsewhere was waited for
+    assert sorted(started) == [0, 1]  # and no range started after the failure
 
 
 def test_fits_from_several_python_threads(always_parallel, make_data):
