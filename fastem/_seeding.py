@@ -143,76 +143,46 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
             )
         )
 
-    if n_samples <= _config.SLAB_ROWS:
-        return _seed_in_one_slab(
-            X,
-            sample_weight,
-            random_state,
-            shift,
-            n_local_trials,
-            centers,
-            indices,
-            closest,
-            current_pot,
+    # On data of one slab (most fits), the shifted rows and their norms are
+    # made once, and each new center's distances are kept from its candidates'
+    # (as scikit-learn does) instead of computed again: half the work per
+    # center. Larger data is read slab by slab, twice per center.
+    one_slab = n_samples <= _config.SLAB_ROWS
+    if one_slab:
+        rows = _rows(X, 0, n_samples, shift)
+        row_norms = np.einsum("ij,ij->i", rows, rows)
+        all_weights = np.broadcast_to(
+            _weights(sample_weight, 0, n_samples), (n_samples,)
         )
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         candidate_ids = _search_cumulative(rand_vals, closest, sample_weight, n_samples)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
-        candidates_pot = np.zeros(n_local_trials)
-        for start, stop in slabs(n_samples):
-            distances = _sq_distances(X, start, stop, shift, candidates)
-            np.minimum(closest[start:stop], distances, out=distances)
-            weights = np.broadcast_to(
-                _weights(sample_weight, start, stop), (stop - start,)
-            )
-            candidates_pot += distances @ weights
+        if one_slab:
+            candidates = rows[candidate_ids]
+            distances = _distances_to(rows, row_norms, candidates)
+            np.minimum(closest, distances, out=distances)
+            candidates_pot = distances @ all_weights
+        else:
+            candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
+            candidates_pot = np.zeros(n_local_trials)
+            for start, stop in slabs(n_samples):
+                distances = _sq_distances(X, start, stop, shift, candidates)
+                np.minimum(closest[start:stop], distances, out=distances)
+                weights = np.broadcast_to(
+                    _weights(sample_weight, start, stop), (stop - start,)
+                )
+                candidates_pot += distances @ weights
         best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
-        for start, stop in slabs(n_samples):
-            distances = _sq_distances(
-                X, start, stop, shift, candidates[best : best + 1]
-            )
-            np.minimum(closest[start:stop], distances[0], out=closest[start:stop])
-        indices[c] = candidate_ids[best]
-        centers[c] = candidates[best]
-    return centers, indices
-
-
-def _seed_in_one_slab(
-    X,
-    sample_weight,
-    random_state,
-    shift,
-    n_local_trials,
-    centers,
-    indices,
-    closest,
-    current_pot,
-):
-    """Finish :func:`kmeans_plusplus` when ``X`` is one slab.
-
-    The same steps on the same values, with the shifted rows and their norms
-    made once, and each center's distances kept from its candidates' (as
-    scikit-learn does) instead of computed again: half the work per center,
-    which is most of a small fit's seeding.
-    """
-    n_samples = X.shape[0]
-    rows = _rows(X, 0, n_samples, shift)
-    row_norms = np.einsum("ij,ij->i", rows, rows)
-    weights = np.broadcast_to(_weights(sample_weight, 0, n_samples), (n_samples,))
-    for c in range(1, centers.shape[0]):
-        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = _search_cumulative(rand_vals, closest, sample_weight, n_samples)
-        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        candidates = rows[candidate_ids]
-        distances = _distances_to(rows, row_norms, candidates)
-        np.minimum(closest, distances, out=distances)
-        candidates_pot = distances @ weights
-        best = int(np.argmin(candidates_pot))
-        current_pot = float(candidates_pot[best])
-        closest = distances[best]
+        if one_slab:
+            closest = distances[best]
+        else:
+            for start, stop in slabs(n_samples):
+                distances = _sq_distances(
+                    X, start, stop, shift, candidates[best : best + 1]
+                )
+                np.minimum(closest[start:stop], distances[0], out=closest[start:stop])
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
     return centers, indices
