@@ -113,11 +113,13 @@ def hook_options():
 
 
 #: Below this much work (about one multiply-add per unit: rows x components x
-#: the family's per-component cost) a parallel kernel runs on the calling
-#: thread alone: about half a millisecond of one core. A parallel region costs
-#: a wake-up and a join of the other threads, and when another process holds
-#: one of the cores, a wait for the descheduled thread's next time slice
-#: (measured here: ~24 ms a call, whatever the size, up to 64,000 x 8 rows).
+#: the family's per-component cost) a kernel runs on the calling thread alone:
+#: about half a millisecond of one core. Using more threads costs waking them
+#: and waiting for them, and when another process holds one of the cores, a
+#: wait for the descheduled thread's next time slice (measured here with
+#: Numba's OpenMP threads: ~24 ms a call, whatever the size, up to 64,000 x 8
+#: rows; fastem's pool claims ranges of chunks, so such a wait now holds up
+#: one range).
 SERIAL_WORK = 1 << 20
 
 
@@ -265,7 +267,7 @@ def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Limit BLAS to one thread while a parallel kernel calls it.
+    """Limit BLAS to one thread while kernels on several threads call it.
 
     The kernels call BLAS from each of their own threads; a multi-threaded BLAS
     would oversubscribe the cores (or serialise the calls). Nested and concurrent

@@ -257,9 +257,8 @@ def _stats_in_waves(X, weights, means, chol, norm, covariance_type, size, entrop
     n_chunks = n_chunks_for(n_samples, max(size, 1))
     per_wave = max(1, WAVE_BYTES // (8 * max(size, 1)))
     if per_wave < n_chunks:
-        # Whole rounds of the threads (the chunks are scheduled statically), so
-        # that waves take as many rounds as one call; the statistics do not
-        # depend on the wave size.
+        # A multiple of the thread count, so that every thread has chunks in
+        # every wave; the statistics do not depend on the wave size.
         threads = numba.get_num_threads()
         per_wave = max(threads, per_wave // threads * threads)
     merged = totals = None
