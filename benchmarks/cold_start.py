@@ -4,6 +4,10 @@ Each line runs in a fresh process with ``NUMBA_CACHE_DIR`` set to a new empty
 directory, so every kernel the fit uses is compiled: what a new virtualenv,
 container or CI job pays once (``fastem warmup`` pays it ahead of time). Give
 several trees to compare them (``PYTHONPATH`` of each child), alternating.
+asv's ``CompileTime`` rows (``fastem/_bench/compile_time.py``) time one family
+at a time, two iterations, in the process of the commit under test; this
+script times whole default fits with ``predict``, all five families in one
+process too, and any trees side by side.
 
 Usage::
 
@@ -11,12 +15,11 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
+
+from . import common
 
 CHILD = r"""
 import json, sys, time, warnings
@@ -46,17 +49,10 @@ KINDS = [*FAMILIES, ",".join(FAMILIES)]
 
 
 def _run(path, kind):
+    child = common.load_protocol("child")
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, PYTHONPATH=os.path.abspath(path), NUMBA_CACHE_DIR=cache)
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, kind],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tempfile.gettempdir(),
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        env = {"PYTHONPATH": os.path.abspath(path), "NUMBA_CACHE_DIR": cache}
+        return child.run_child(["-c", CHILD, kind], env=env, cwd=tempfile.gettempdir())
 
 
 def main(argv=None):

@@ -123,18 +123,6 @@ def hook_options():
 SERIAL_WORK = 1 << 20
 
 
-def threads_for(work):
-    """Numba threads for a kernel call of ``work`` units: 1 when small, else None.
-
-    None leaves the current count (all cores, or the user's own
-    ``numba.set_num_threads``). The kernels' chunking does not depend on the
-    thread count, so the result is the same either way, bit for bit.
-    """
-    if work is not None and work < SERIAL_WORK:
-        return 1
-    return None
-
-
 _POOL = {"executor": None}
 _POOL_LOCK = threading.Lock()
 
@@ -191,9 +179,16 @@ def chunk_ranges(n_chunks, n_parts):
     ]
 
 
-def threads_for_call(n_chunks, work=None):
-    """Threads a kernel call of ``n_chunks`` chunks and ``work`` units runs on."""
-    if threads_for(work) == 1:
+def threads_for(n_chunks, work=None):
+    """Threads a kernel call of ``n_chunks`` chunks and ``work`` units runs on.
+
+    One when ``work`` is below :data:`SERIAL_WORK`; else Numba's thread count
+    in the calling thread (all cores, or the user's own
+    ``numba.set_num_threads``), at most one per chunk. The kernels' chunking does
+    not depend on the thread count, so the result is the same either way, bit
+    for bit.
+    """
+    if work is not None and work < SERIAL_WORK:
         return 1
     return max(1, min(n_chunks, numba.get_num_threads()))
 
@@ -232,7 +227,7 @@ def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
         (:func:`single_threaded_blas`), so that it does not start threads of
         its own next to fastem's.
     """
-    threads = threads_for_call(n_chunks, work)
+    threads = threads_for(n_chunks, work)
     with single_threaded_blas() if uses_blas else contextlib.nullcontext():
         if threads == 1:
             kernel(0, n_chunks, *args)

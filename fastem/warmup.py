@@ -40,8 +40,8 @@ _N_SAMPLES, _N_FEATURES, _N_CLUSTERS = 600, 3, 3
 _MAX_ITER = 5
 
 
-def _datasets(dtype, n_features=_N_FEATURES, n_samples=_N_SAMPLES):
-    """Return the generated data (a tuple of one array).
+def _data(dtype, n_features=_N_FEATURES, n_samples=_N_SAMPLES):
+    """Return the generated data.
 
     Writable data is enough: the kernels see every input read-only
     (:func:`fastem._config.readonly`), so memory-mapped ``.npy`` files use the
@@ -49,7 +49,7 @@ def _datasets(dtype, n_features=_N_FEATURES, n_samples=_N_SAMPLES):
     """
     from ._bench.data import make_blobs
 
-    return (make_blobs(n_samples, n_features, _N_CLUSTERS, dtype=dtype),)
+    return make_blobs(n_samples, n_features, _N_CLUSTERS, dtype=dtype)
 
 
 def _mixture(model, X):
@@ -64,14 +64,13 @@ def _gaussian_mixture(covariance_type):
     def run(dtype):
         from .gaussian_mixture import GaussianMixture
 
-        for X in _datasets(dtype):
-            model = GaussianMixture(
-                _N_CLUSTERS,
-                covariance_type=covariance_type,
-                max_iter=_MAX_ITER,
-                random_state=0,
-            )
-            _mixture(model, X)
+        model = GaussianMixture(
+            _N_CLUSTERS,
+            covariance_type=covariance_type,
+            max_iter=_MAX_ITER,
+            random_state=0,
+        )
+        _mixture(model, _data(dtype))
 
     return run
 
@@ -79,15 +78,15 @@ def _gaussian_mixture(covariance_type):
 def _bayes(dtype):
     from .bayesian_mixture import BayesianGaussianMixture
 
-    for X in _datasets(dtype):
-        for covariance_type in COVARIANCE_TYPES:
-            model = BayesianGaussianMixture(
-                n_components=_N_CLUSTERS,
-                covariance_type=covariance_type,
-                max_iter=_MAX_ITER,
-                random_state=0,
-            )
-            _mixture(model, X)
+    X = _data(dtype)
+    for covariance_type in COVARIANCE_TYPES:
+        model = BayesianGaussianMixture(
+            n_components=_N_CLUSTERS,
+            covariance_type=covariance_type,
+            max_iter=_MAX_ITER,
+            random_state=0,
+        )
+        _mixture(model, X)
 
 
 def _kmeans(dtype):
@@ -104,11 +103,11 @@ def _kmeans(dtype):
         (_N_SAMPLES, _N_FEATURES),
         (bounded_rows, bounded_features),
     ):
-        for X in _datasets(dtype, n_features, n_samples):
-            model = KMeans(max_iter=_MAX_ITER, random_state=0).fit(X)
-            model.predict(X)
-            model.transform(X)
-            model.score(X)
+        X = _data(dtype, n_features, n_samples)
+        model = KMeans(max_iter=_MAX_ITER, random_state=0).fit(X)
+        model.predict(X)
+        model.transform(X)
+        model.score(X)
 
 
 _RUNS = {kind: _gaussian_mixture(kind) for kind in COVARIANCE_TYPES}

@@ -57,17 +57,18 @@ def environment(**changes):
     return env
 
 
-def run_fit(cwd, **changes):
-    """Run ``FIT`` in ``cwd`` (not the repository, which ``-c`` would import)."""
+def run_ok(command, cwd, env, timeout=600):
+    """Run ``command`` in ``cwd``, assert that it succeeded, return its result."""
     done = subprocess.run(
-        [sys.executable, "-c", FIT],
-        cwd=cwd,
-        env=environment(**changes),
-        capture_output=True,
-        text=True,
-        timeout=600,
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def run_fit(cwd, **changes):
+    """Run ``FIT`` in ``cwd`` (not the repository, which ``-c`` would import)."""
+    done = run_ok([sys.executable, "-c", FIT], cwd, environment(**changes))
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -141,15 +142,11 @@ def test_unwritable_numba_cache_dir_is_named_in_one_warning(tmp_path):
         "    if issubclass(w.category, CacheWarning): print('warning:', w.message)\n"
         "print('\\n'.join(cache_dirs()))\n"
     )
-    done = subprocess.run(
+    done = run_ok(
         [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=environment(PYTHONPATH=site, NUMBA_CACHE_DIR=blocked / "sub"),
-        capture_output=True,
-        text=True,
-        timeout=600,
+        tmp_path,
+        environment(PYTHONPATH=site, NUMBA_CACHE_DIR=blocked / "sub"),
     )
-    assert done.returncode == 0, done.stderr
     warning, *directories = done.stdout.splitlines()
     assert warning.startswith(f"warning: NUMBA_CACHE_DIR={blocked / 'sub'} cannot")
     assert directories and all(
@@ -188,15 +185,7 @@ def test_warmup_fills_an_empty_cache_that_the_next_run_loads(tmp_path):
     cache = tmp_path / "numba"
     options = ["--family", "diag", "--dtype", "float64"]
     env = environment(NUMBA_CACHE_DIR=cache)
-    first = subprocess.run(
-        [str(SCRIPT), "warmup", *options],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert first.returncode == 0, first.stderr
+    first = run_ok([str(SCRIPT), "warmup", *options], tmp_path, env, timeout=900)
     files = {path: path.stat().st_mtime_ns for path in cache.rglob("*.nb[ic]")}
     assert any(path.suffix == ".nbi" for path in files)
     assert any(path.suffix == ".nbc" for path in files)
@@ -204,15 +193,9 @@ def test_warmup_fills_an_empty_cache_that_the_next_run_loads(tmp_path):
     assert lines[0].split()[0] == "diag" and "float64" in lines[0]
     assert lines[-1].startswith(f"cache: {cache} (NUMBA_CACHE_DIR; {len(files)} files")
 
-    second = subprocess.run(
-        [sys.executable, "-m", "fastem.warmup", *options],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    second = run_ok(
+        [sys.executable, "-m", "fastem.warmup", *options], tmp_path, env, timeout=900
     )
-    assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines()[-1] == lines[-1]
     # Loaded, not compiled: Numba writes a cache file only after compiling.
     assert {path: path.stat().st_mtime_ns for path in cache.rglob("*.nb[ic]")} == files

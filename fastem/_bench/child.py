@@ -32,7 +32,7 @@ def child_env(extra=None):
     return env
 
 
-def run_child(args, env=None, timeout=1800):
+def run_child(args, env=None, timeout=1800, cwd=None):
     """Run ``python *args`` and return its last stdout line, parsed as JSON.
 
     Parameters
@@ -43,6 +43,9 @@ def run_child(args, env=None, timeout=1800):
         Variables added to the environment of :func:`child_env`.
     timeout : float, default=1800
         Seconds before the child is killed.
+    cwd : str or path, optional
+        The child's working directory. With ``-c`` it comes first on
+        ``sys.path``, so a checkout there would shadow ``PYTHONPATH``.
 
     Raises
     ------
@@ -55,6 +58,7 @@ def run_child(args, env=None, timeout=1800):
         text=True,
         env=child_env(env),
         timeout=timeout,
+        cwd=cwd,
     )
     if proc.returncode != 0:
         raise RuntimeError(
