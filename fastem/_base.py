@@ -265,7 +265,9 @@ class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMe
                 kmeans._fit(X, sample_weight, keep_labels=False)
                 source = _init.nearest_center_source(X, *kmeans._centers64)
             else:
-                labels = kmeans.fit(X, sample_weight=sample_weight).labels_
+                # Only the labels are used: no inertia pass.
+                kmeans._fit(X, sample_weight, with_inertia=False)
+                labels = kmeans.labels_
                 source = _init.one_hot_source(labels, k)
         else:
             if init == "k-means++":

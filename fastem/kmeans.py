@@ -382,8 +382,12 @@ class KMeans(
         with _stream.transaction(self), single_threaded_blas():
             return self._fit(X, sample_weight)
 
-    def _fit(self, X, sample_weight, *, keep_labels=True):
-        """Fit; without ``keep_labels`` (streamed data only) set no ``labels_``."""
+    def _fit(self, X, sample_weight, *, keep_labels=True, with_inertia=True):
+        """Fit; without ``keep_labels`` (streamed data only) set no ``labels_``.
+
+        Without ``with_inertia`` (one in-memory run whose labels are all that is
+        used: a mixture's start) ``inertia_`` is NaN and its pass is skipped.
+        """
         X = check_data(self, X, reset=True)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
@@ -425,7 +429,7 @@ class KMeans(
             lloyd = (
                 functools.partial(_lloyd_blocks, keep_labels=keep_labels)
                 if isinstance(X, (_stream.Blocks, DaskData))
-                else _lloyd
+                else functools.partial(_lloyd, with_inertia=with_inertia or n_init > 1)
             )
             run = lloyd(
                 X,
@@ -809,7 +813,16 @@ def _lloyd_blocks(
 
 
 def _lloyd(
-    X, sample_weight, centers, shift, max_iter, tol, verbose, *, on_iteration=None
+    X,
+    sample_weight,
+    centers,
+    shift,
+    max_iter,
+    tol,
+    verbose,
+    *,
+    on_iteration=None,
+    with_inertia=True,
 ):
     """One k-means run from ``centers`` (frame shifted by ``shift``).
 
@@ -821,6 +834,7 @@ def _lloyd(
     to the final centers, and the inertia is that of the returned labels and
     centers. ``on_iteration``, if given, is called after every iteration with
     the keywords ``n_iter`` and ``center_shift`` (see :mod:`fastem._progress`).
+    Without ``with_inertia`` the returned inertia is NaN (one pass fewer).
     """
     strict = False
     # Every pass updates the sums with the rows that changed cluster (unless
@@ -849,7 +863,9 @@ def _lloyd(
     if not strict:
         labels = _carried_pass(X, sample_weight, centers, state).labels
     # The inertia of the returned labels and centers, from the direct distance.
-    _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
+    inertia = np.nan
+    if with_inertia:
+        _, inertia = _assigned_pass(X, sample_weight, centers, shift, labels)
     return labels.copy(), inertia, centers, iteration + 1, None
 
 

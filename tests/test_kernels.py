@@ -150,6 +150,30 @@ def test_log_norm_matches_naive(covariance_type, make_params):
     assert_allclose(actual, expected, rtol=1e-12)
 
 
+# --- the pass's exp --------------------------------------------------------------
+
+
+def test_exp_nonpositive_within_one_ulp_of_numpy():
+    """The log-sum-exp's vectorisable exp over its whole range, subnormals too."""
+    from fastem._kernels._exp import exp_nonpositive
+
+    x = np.concatenate(
+        [
+            -np.logspace(-300, np.log10(745.5), 3000),
+            np.linspace(-745.5, 0.0, 3001),
+            [0.0, -0.0, -1e-320, -708.39, -708.4, -744.4, -745.13],
+        ]
+    )
+    got = np.array([exp_nonpositive(value) for value in x])
+    expected = np.exp(x)
+    assert np.all(np.abs(got - expected) <= np.spacing(expected))
+    assert exp_nonpositive(0.0) == 1.0
+    assert exp_nonpositive(-746.0) == 0.0
+    assert exp_nonpositive(-1e300) == 0.0
+    assert exp_nonpositive(-np.inf) == 0.0
+    assert np.isnan(exp_nonpositive(np.nan))
+
+
 # --- corner rows ---------------------------------------------------------------
 
 

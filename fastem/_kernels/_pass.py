@@ -2,30 +2,36 @@
 
 Chunks of rows -> blocks -> log-densities -> log-sum-exp -> statistics.
 
-:func:`em_pass` is the only parallel loop of the mixture kernels. A covariance
-family (``full.py``, ``tied.py``, ``diag.py``) contributes three short compiled
+:func:`em_pass` is the only loop over rows of the mixture kernels. A covariance
+family (``full.py``, ``tied.py``, ``diag.py``) contributes two compiled
 functions and its block size, registered with :func:`register_family` for the
-named tuple type that carries its prepared parameters (its *model*):
+named tuple type that carries its prepared parameters (its *model*, whose
+``work_rows`` field sizes the family's scratch):
 
-``workspace(model, n_features, n_rows)``
-    Per-chunk scratch arrays (a tuple), allocated once per chunk.
 ``log_density(model, xt, log_norm, work, logp)``
     ``logp[k, b] = log_norm[k] - 1/2 (Mahalanobis distance of row b to k)^2``
-    for a block of rows stored transposed, ``xt[feature, row]``.
-``accumulate(model, xt, wresp, prob, wt, work, stats)``
-    Add the block's statistics into ``stats`` (the chunk's buffer, cut into
-    arrays by ``stat_views``). ``prob`` holds the responsibilities,
-    ``wresp = prob * wt`` (the same array when the rows are unweighted).
-``stat_views(model, buffer)``
-    The chunk's flat float64 buffer viewed as the family's statistics arrays.
+    for a block of rows stored transposed, ``xt[feature, row]``. ``work`` is
+    the family's scratch, zeros of shape (``model.work_rows``, block) made once
+    per call of the pass.
+``accumulate(model, xt, wresp, prob, wt, work, buffer)``
+    Add the block's statistics into ``buffer``, the chunk's flat float64
+    statistics (the family's layout, unpacked by :mod:`fastem.kernels`).
+    ``prob`` holds the responsibilities, ``wresp = prob * wt`` (the same array
+    when the rows are unweighted).
 
-The pass calls them through :func:`log_density` and friends, which Numba's
-``overload`` resolves at compile time from the model's type, so each family gets
-its own specialisation of the loop (as fast as a hand-written copy) and every
-specialisation is cached on disk like any other kernel. One compiled pass serves
-the fit (statistics), ``predict_proba``/``score_samples`` (per-row outputs) and
-``predict`` (labels): what is computed is chosen per call by the sizes of the
-output arrays, at the cost of a branch per block.
+The pass calls them through :func:`log_density` and :func:`accumulate`, which
+Numba's ``overload`` resolves at compile time from the model's type, so each
+family gets its own specialisation of the loop (as fast as a hand-written copy)
+and every specialisation is cached on disk like any other kernel. One compiled
+pass serves the fit (statistics), ``predict_proba``/``score_samples`` (per-row
+outputs) and ``predict`` (labels): what is computed is chosen per call by the
+sizes of the output arrays, at the cost of a branch per block.
+
+Compile time: Numba types, lowers and optimises every jitted function on its own
+(and its code again inside each caller), which costs far more than the same
+lines written inline. The block loading, the log-sum-exp, the entropy and the
+per-row outputs are therefore written out in :func:`em_pass` itself, and each
+family's two hooks are single flat functions.
 
 The E-step is the one of Bishop (2006), *Pattern Recognition and Machine
 Learning*, sec. 9.2.2 (responsibilities from the log-sum-exp of the weighted
@@ -39,7 +45,7 @@ from numba import types
 from numba.extending import overload
 
 from .._config import hook_options, jit
-from ._block import load_block, log_sum_exp_block
+from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
 
 #: Family functions by model type: ``{model_class: {hook_name: dispatcher}}``.
@@ -50,29 +56,23 @@ _FAMILIES = {}
 TOTALS = 3
 
 
-def register_family(
-    model_class, *, block, workspace, log_density, accumulate, stat_views
-):
+def register_family(model_class, *, block, log_density, accumulate):
     """Register a covariance family's compiled pieces for :func:`em_pass`.
 
     Parameters
     ----------
     model_class : type
-        The ``collections.namedtuple`` class of the family's prepared parameters.
+        The ``collections.namedtuple`` class of the family's prepared
+        parameters; it has an int field ``work_rows``.
     block : int
         Rows per block. A compile-time constant of the family's loop, so that
         LLVM knows the trip count of every loop over a block's rows.
-    workspace, log_density, accumulate, stat_views : function
+    log_density, accumulate : function
         The family's functions (see the module docstring): plain Python
         functions in Numba's subset, or dispatchers (their ``py_func`` is
         used). They are compiled inside each pass that calls them.
     """
-    hooks = {
-        "workspace": workspace,
-        "log_density": log_density,
-        "accumulate": accumulate,
-        "stat_views": stat_views,
-    }
+    hooks = {"log_density": log_density, "accumulate": accumulate}
     _FAMILIES[model_class] = {
         name: getattr(function, "py_func", function) for name, function in hooks.items()
     }
@@ -90,23 +90,13 @@ def block_rows(model):
     raise NotImplementedError
 
 
-def workspace(model, n_features, n_rows):
-    """Dispatch to the family's ``workspace`` (compiled code only)."""
-    raise NotImplementedError
-
-
 def log_density(model, xt, log_norm, work, logp):
     """Dispatch to the family's ``log_density`` (compiled code only)."""
     raise NotImplementedError
 
 
-def accumulate(model, xt, wresp, prob, wt, work, stats):
+def accumulate(model, xt, wresp, prob, wt, work, buffer):
     """Dispatch to the family's ``accumulate`` (compiled code only)."""
-    raise NotImplementedError
-
-
-def stat_views(model, buffer):
-    """Dispatch to the family's ``stat_views`` (compiled code only)."""
     raise NotImplementedError
 
 
@@ -128,57 +118,14 @@ def _ol_block_rows(model):
     return None
 
 
-@overload(workspace, jit_options=_HOOK_OPTIONS)
-def _ol_workspace(model, n_features, n_rows):
-    return _family_hook(model, "workspace")
-
-
 @overload(log_density, jit_options=_HOOK_OPTIONS)
 def _ol_log_density(model, xt, log_norm, work, logp):
     return _family_hook(model, "log_density")
 
 
 @overload(accumulate, jit_options=_HOOK_OPTIONS)
-def _ol_accumulate(model, xt, wresp, prob, wt, work, stats):
+def _ol_accumulate(model, xt, wresp, prob, wt, work, buffer):
     return _family_hook(model, "accumulate")
-
-
-@overload(stat_views, jit_options=_HOOK_OPTIONS)
-def _ol_stat_views(model, buffer):
-    return _family_hook(model, "stat_views")
-
-
-@jit
-def _entropy_block(prob, logp, lse, wt):
-    """``sum_b wt[b] sum_k prob[k, b] log prob[k, b]`` (0 log 0 taken as 0)."""
-    n_components, n_rows = prob.shape
-    total = 0.0
-    for k in range(n_components):
-        for b in range(n_rows):
-            p = prob[k, b]
-            if p > 0.0:
-                total += wt[b] * p * (logp[k, b] - lse[b])
-    return total
-
-
-@jit
-def _store_rows(lse, prob, logp, row, count, lse_out, resp_out, labels_out):
-    """Copy a block's per-row outputs into the arrays that have rows."""
-    if lse_out.shape[0] > 0:
-        for b in range(count):
-            lse_out[row + b] = lse[b]
-    n_components = prob.shape[0]
-    if resp_out.shape[0] > 0:
-        for b in range(count):
-            for k in range(n_components):
-                resp_out[row + b, k] = prob[k, b]
-    if labels_out.shape[0] > 0:
-        for b in range(count):
-            best = 0
-            for k in range(1, n_components):
-                if logp[k, b] > logp[best, b]:
-                    best = k
-            labels_out[row + b] = best
 
 
 @jit
@@ -243,33 +190,86 @@ def em_pass(
     logp = np.empty((n_components, block))
     prob = np.empty((n_components, block))
     wresp = np.empty((n_components, block)) if weighted else prob
-    work = workspace(model, n_features, block)
+    work = np.zeros((model.work_rows, block))
     for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
-        views = stat_views(model, stats[chunk])
+        buffer = stats[chunk]
         loglik = 0.0
         entropy = 0.0
         weight = 0.0
         for row in range(start, stop, block):
             count = min(block, stop - row)
-            load_block(X, sample_weight, row, row + count, xt, wt)
+            # The block, transposed, in float64. Rows past the chunk's end
+            # repeat its first row with weight 0: finite, contributing nothing.
+            for b in range(block):
+                source = row + b if b < count else row
+                for j in range(n_features):
+                    xt[j, b] = X[source, j]
+                if b >= count:
+                    wt[b] = 0.0
+                elif weighted:
+                    wt[b] = sample_weight[source]
+                else:
+                    wt[b] = 1.0
             log_density(model, xt, log_norm, work, logp)
-            loglik += log_sum_exp_block(logp, wt, prob, lse, scratch)
+            # Log-sum-exp and responsibilities. The row weights enter only the
+            # log-likelihood, never the responsibilities (a subnormal weight
+            # must not be divided out later).
+            for b in range(block):
+                lse[b] = logp[0, b]
+                scratch[b] = 0.0
+            for k in range(1, n_components):
+                for b in range(block):
+                    if logp[k, b] > lse[b]:
+                        lse[b] = logp[k, b]
+            for k in range(n_components):
+                for b in range(block):
+                    e = exp_nonpositive(logp[k, b] - lse[b])
+                    prob[k, b] = e
+                    scratch[b] += e
+            block_loglik = 0.0
+            for b in range(block):
+                lse[b] += np.log(scratch[b])
+                block_loglik += wt[b] * lse[b]
+                scratch[b] = 1.0 / scratch[b]
+            for k in range(n_components):
+                for b in range(block):
+                    prob[k, b] *= scratch[b]
+            loglik += block_loglik
             for b in range(count):
                 weight += wt[b]
             if count < block:  # padding rows take no responsibility
                 for k in range(n_components):
                     for b in range(count, block):
                         prob[k, b] = 0.0
-            if with_entropy:
-                entropy += _entropy_block(prob, logp, lse, wt)
+            if with_entropy:  # sum_b wt[b] sum_k prob log prob (0 log 0 = 0)
+                block_entropy = 0.0
+                for k in range(n_components):
+                    for b in range(block):
+                        p = prob[k, b]
+                        if p > 0.0:
+                            block_entropy += wt[b] * p * (logp[k, b] - lse[b])
+                entropy += block_entropy
             if stats_size > 0:
                 if weighted:
                     for k in range(n_components):
                         for b in range(block):
                             wresp[k, b] = prob[k, b] * wt[b]
-                accumulate(model, xt, wresp, prob, wt, work, views)
-            _store_rows(lse, prob, logp, row, count, lse_out, resp_out, labels_out)
+                accumulate(model, xt, wresp, prob, wt, work, buffer)
+            if lse_out.shape[0] > 0:
+                for b in range(count):
+                    lse_out[row + b] = lse[b]
+            if resp_out.shape[0] > 0:
+                for b in range(count):
+                    for k in range(n_components):
+                        resp_out[row + b, k] = prob[k, b]
+            if labels_out.shape[0] > 0:
+                for b in range(count):
+                    best = 0
+                    for k in range(1, n_components):
+                        if logp[k, b] > logp[best, b]:
+                            best = k
+                    labels_out[row + b] = best
         totals[chunk, 0] = loglik
         totals[chunk, 1] = entropy
         totals[chunk, 2] = weight

@@ -14,8 +14,6 @@ family's density and statistics.
 
 from collections import namedtuple
 
-import numpy as np
-
 from .._config import jit
 from ._pass import register_family
 
@@ -24,13 +22,21 @@ from ._pass import register_family
 BLOCK = 256
 
 #: Prepared parameters of the diagonal family: ``means`` (k, d) and per-feature
-#: precision factors ``prec_chol`` (k, d), both float64 and C-contiguous.
-DiagModel = namedtuple("DiagModel", ["means", "prec_chol"])
+#: precision factors ``prec_chol`` (k, d), both float64 and C-contiguous, and
+#: ``work_rows`` (0: the family needs no scratch).
+DiagModel = namedtuple("DiagModel", ["means", "prec_chol", "work_rows"])
+
+
+def prepare_model(means, prec_chol):
+    """Return the :class:`DiagModel` of float64 C-contiguous (k, d) parameters."""
+    return DiagModel(means, prec_chol, 0)
 
 
 @jit
-def _log_density_block(xt, means, prec_chol, log_norm, logp):
+def _log_density(model, xt, log_norm, work, logp):
     """``logp[k, b] = log_norm[k] - 1/2 sum_j (prec_chol[k, j] (x - mu))^2``."""
+    means = model.means
+    prec_chol = model.prec_chol
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
     for k in range(n_components):
@@ -46,70 +52,41 @@ def _log_density_block(xt, means, prec_chol, log_norm, logp):
             logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
 
 
-@jit
-def _accumulate(xt, mu, r, nk, s1, s2):
-    """Add one component's ``sum r``, ``sum r (x - mu)`` and ``sum r (x - mu)^2``."""
-    n_features, n_rows = xt.shape
-    total = 0.0
-    for b in range(n_rows):
-        total += r[b]
-    nk[0] += total
-    for j in range(n_features):
-        m = mu[j]
-        t1 = 0.0
-        t2 = 0.0
-        for b in range(n_rows):
-            dev = xt[j, b] - m
-            w = r[b] * dev
-            t1 += w
-            t2 += w * dev
-        s1[j] += t1
-        s2[j] += t2
-
-
-@jit
-def _workspace(model, n_features, n_rows):
-    """No scratch beyond what :func:`em_pass` provides."""
-    return (np.empty(0),)
-
-
-@jit
-def _log_density(model, xt, log_norm, work, logp):
-    _log_density_block(xt, model.means, model.prec_chol, log_norm, logp)
-
-
 def stats_size(n_components, n_features):
-    """Length of one chunk's buffer: ``nk``, ``s1`` and ``s2``."""
+    """Length of one chunk's buffer: ``nk`` (k), ``s1`` (k, d), ``s2`` (k, d)."""
     return n_components * (1 + 2 * n_features)
 
 
 @jit
-def _stat_views(model, buffer):
-    """``nk`` (k,), ``s1`` (k, d) and ``s2`` (k, d) in one flat buffer."""
-    n_components, n_features = model.means.shape
-    if buffer.shape[0] == 0:  # no statistics asked for: empty views
-        n_components = 0
-    size = n_components * n_features
-    nk = buffer[:n_components]
-    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
-    s2 = buffer[n_components + size : n_components + 2 * size].reshape(
-        (n_components, n_features)
-    )
-    return nk, s1, s2
+def _accumulate(model, xt, wresp, prob, wt, work, buffer):
+    """Add each component's ``sum r``, ``sum r (x - mu)`` and ``sum r (x - mu)^2``.
 
-
-@jit
-def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
-    nk, s1, s2 = stats
-    for k in range(model.means.shape[0]):
-        _accumulate(xt, model.means[k], wresp[k], nk[k : k + 1], s1[k], s2[k])
+    ``buffer`` holds ``nk``, ``s1`` and ``s2`` one after the other, C order.
+    """
+    means = model.means
+    n_components = means.shape[0]
+    n_features, n_rows = xt.shape
+    s1_at = n_components
+    s2_at = n_components + n_components * n_features
+    for k in range(n_components):
+        r = wresp[k]
+        total = 0.0
+        for b in range(n_rows):
+            total += r[b]
+        buffer[k] += total
+        for j in range(n_features):
+            m = means[k, j]
+            t1 = 0.0
+            t2 = 0.0
+            for b in range(n_rows):
+                dev = xt[j, b] - m
+                w = r[b] * dev
+                t1 += w
+                t2 += w * dev
+            buffer[s1_at + k * n_features + j] += t1
+            buffer[s2_at + k * n_features + j] += t2
 
 
 register_family(
-    DiagModel,
-    block=BLOCK,
-    workspace=_workspace,
-    log_density=_log_density,
-    accumulate=_accumulate_block,
-    stat_views=_stat_views,
+    DiagModel, block=BLOCK, log_density=_log_density, accumulate=_accumulate
 )

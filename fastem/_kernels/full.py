@@ -32,7 +32,6 @@ import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS np.dot calls
 
 from .._config import jit
-from ._block import center_block
 from ._pass import register_family
 
 #: Rows per block: the row dimension of the E-step matrix products.
@@ -78,11 +77,56 @@ def _prepare(means, prec_chol, n_slices, group):
     return ref, np.ascontiguousarray(offsets), np.concatenate(pieces)
 
 
+#: Prepared parameters of the full family (see :func:`prepare_model`).
+FullModel = namedtuple(
+    "FullModel",
+    ["means", "ref", "offsets", "gathered", "n_slices", "group", "work_rows"],
+)
+
+
+def _padded(n_features):
+    return -(-n_features // 4) * 4
+
+
+def prepare_model(means, prec_chol):
+    """Return the :class:`FullModel` of float64 C-contiguous parameters.
+
+    Parameters
+    ----------
+    means : ndarray of shape (n_components, n_features)
+    prec_chol : ndarray of shape (n_components, n_features, n_features)
+        Upper-triangular precision Cholesky factors (scikit-learn's
+        ``precisions_cholesky_``).
+
+    The scratch (``work_rows`` rows) holds ``dev`` and ``wdev`` (``p`` rows
+    each, ``p`` = d rounded up to 4; the rows past d stay zero), ``xc`` (d rows)
+    and the E-step products' output.
+    """
+    n_features = means.shape[1]
+    n_slices, group = _plan(n_features, means.shape[0])
+    ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
+    proj_rows = group * -(-n_features // n_slices)
+    work_rows = 2 * _padded(n_features) + n_features + proj_rows
+    return FullModel(means, ref, offsets, gathered, n_slices, group, work_rows)
+
+
 @jit
-def _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp):
+def _log_density(model, xt, log_norm, work, logp):
     """``logp[k, b] = log_norm[k] - 1/2 ||U_k^T (x_b - mu_k)||^2`` for a block."""
+    offsets = model.offsets
+    gathered = model.gathered
+    n_slices = model.n_slices
+    group = model.group
+    ref = model.ref
     n_components, n_features = offsets.shape
-    n_rows = xc.shape[1]
+    n_rows = xt.shape[1]
+    n_padded = -(-n_features // 4) * 4
+    xc = work[2 * n_padded : 2 * n_padded + n_features]
+    proj = work[2 * n_padded + n_features :]
+    for j in range(n_features):
+        r = ref[j]
+        for b in range(n_rows):
+            xc[j, b] = xt[j, b] - r
     for k in range(n_components):
         for b in range(n_rows):
             logp[k, b] = 0.0
@@ -111,124 +155,6 @@ def _log_density(xc, log_norm, offsets, gathered, n_slices, group, proj, logp):
             logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
 
 
-@jit
-def _accumulate(xt, mu, r, nk, s1, s2, dev, wdev):
-    """Add one component's block statistics about ``mu``.
-
-    ``nk += sum_b r_b``, ``s1 += sum_b r_b (x_b - mu)`` and the lower triangle
-    (in 2 x 4 tiles, so a little past the diagonal) of
-    ``s2 += sum_b r_b (x_b - mu)(x_b - mu)^T``. ``dev`` and ``wdev`` have a
-    multiple of 4 rows; those past ``n_features`` must be zero.
-    """
-    n_features = mu.shape[0]
-    n_rows = dev.shape[1]
-    total = 0.0
-    for b in range(n_rows):
-        total += r[b]
-    nk[0] += total
-    for j in range(n_features):
-        m = mu[j]
-        t = 0.0
-        for b in range(n_rows):
-            d = xt[j, b] - m
-            w = r[b] * d
-            dev[j, b] = d
-            wdev[j, b] = w
-            t += w
-        s1[j] += t
-    for j in range(0, n_features, 2):
-        w0 = wdev[j]
-        w1 = wdev[j + 1]
-        for i in range(0, j + 1, 4):
-            d0 = dev[i]
-            d1 = dev[i + 1]
-            d2 = dev[i + 2]
-            d3 = dev[i + 3]
-            a00 = 0.0
-            a01 = 0.0
-            a02 = 0.0
-            a03 = 0.0
-            a10 = 0.0
-            a11 = 0.0
-            a12 = 0.0
-            a13 = 0.0
-            for b in range(n_rows):
-                x0 = w0[b]
-                x1 = w1[b]
-                y0 = d0[b]
-                y1 = d1[b]
-                y2 = d2[b]
-                y3 = d3[b]
-                a00 += x0 * y0
-                a01 += x0 * y1
-                a02 += x0 * y2
-                a03 += x0 * y3
-                a10 += x1 * y0
-                a11 += x1 * y1
-                a12 += x1 * y2
-                a13 += x1 * y3
-            s2[j, i] += a00
-            s2[j, i + 1] += a01
-            s2[j, i + 2] += a02
-            s2[j, i + 3] += a03
-            s2[j + 1, i] += a10
-            s2[j + 1, i + 1] += a11
-            s2[j + 1, i + 2] += a12
-            s2[j + 1, i + 3] += a13
-
-
-#: Prepared parameters of the full family (see :func:`prepare_model`).
-FullModel = namedtuple(
-    "FullModel", ["means", "ref", "offsets", "gathered", "n_slices", "group"]
-)
-
-
-def prepare_model(means, prec_chol):
-    """Return the :class:`FullModel` of float64 C-contiguous parameters.
-
-    Parameters
-    ----------
-    means : ndarray of shape (n_components, n_features)
-    prec_chol : ndarray of shape (n_components, n_features, n_features)
-        Upper-triangular precision Cholesky factors (scikit-learn's
-        ``precisions_cholesky_``).
-    """
-    n_slices, group = _plan(means.shape[1], means.shape[0])
-    ref, offsets, gathered = _prepare(means, prec_chol, n_slices, group)
-    return FullModel(means, ref, offsets, gathered, n_slices, group)
-
-
-def _padded(n_features):
-    return -(-n_features // 4) * 4
-
-
-@jit
-def _workspace(model, n_features, n_rows):
-    n_padded = -(-n_features // 4) * 4
-    proj_rows = model.group * (-(-n_features // model.n_slices))
-    xc = np.empty((n_features, n_rows))
-    proj = np.empty((proj_rows, n_rows))
-    dev = np.zeros((n_padded, n_rows))
-    wdev = np.zeros((n_padded, n_rows))
-    return xc, proj, dev, wdev
-
-
-@jit
-def _log_density_block(model, xt, log_norm, work, logp):
-    xc, proj, _, _ = work
-    center_block(xt, model.ref, xc)
-    _log_density(
-        xc,
-        log_norm,
-        model.offsets,
-        model.gathered,
-        model.n_slices,
-        model.group,
-        proj,
-        logp,
-    )
-
-
 def stats_size(n_components, n_features):
     """Length of one chunk's buffer: ``nk``, ``s1`` and the padded ``s2``."""
     n_padded = _padded(n_features)
@@ -236,41 +162,82 @@ def stats_size(n_components, n_features):
 
 
 @jit
-def _stat_views(model, buffer):
-    """``nk`` (k,), ``s1`` (k, d) and ``s2`` (k, p, p), ``p`` = d rounded up to 4.
+def _accumulate(model, xt, wresp, prob, wt, work, buffer):
+    """Add each component's block statistics about its mean.
 
-    Only the lower triangle of ``s2[k, :d, :d]`` holds the scatter; the tiles
-    write a little past the diagonal.
+    ``buffer`` holds ``nk`` (k), ``s1`` (k, d) and ``s2`` (k, p, p), ``p`` = d
+    rounded up to 4, one after the other, C order: ``nk += sum_b r_b``,
+    ``s1 += sum_b r_b (x_b - mu)`` and the lower triangle (in 2 x 4 tiles, so a
+    little past the diagonal) of ``s2 += sum_b r_b (x_b - mu)(x_b - mu)^T``.
     """
-    n_components, n_features = model.means.shape
-    if buffer.shape[0] == 0:  # no statistics asked for: empty views
-        n_components = 0
+    means = model.means
+    n_components, n_features = means.shape
+    n_rows = xt.shape[1]
     n_padded = -(-n_features // 4) * 4
-    size = n_components * n_features
-    nk = buffer[:n_components]
-    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
-    start = n_components + size
-    s2 = buffer[start : start + n_components * n_padded * n_padded].reshape(
-        (n_components, n_padded, n_padded)
-    )
-    return nk, s1, s2
-
-
-@jit
-def _accumulate_block(model, xt, wresp, prob, wt, work, stats):
-    _, _, dev, wdev = work
-    nk, s1, s2 = stats
-    for k in range(model.means.shape[0]):
-        _accumulate(
-            xt, model.means[k], wresp[k], nk[k : k + 1], s1[k], s2[k], dev, wdev
-        )
+    dev = work[:n_padded]
+    wdev = work[n_padded : 2 * n_padded]
+    s1_at = n_components
+    s2_at = n_components + n_components * n_features
+    for k in range(n_components):
+        r = wresp[k]
+        total = 0.0
+        for b in range(n_rows):
+            total += r[b]
+        buffer[k] += total
+        for j in range(n_features):
+            m = means[k, j]
+            t = 0.0
+            for b in range(n_rows):
+                d = xt[j, b] - m
+                w = r[b] * d
+                dev[j, b] = d
+                wdev[j, b] = w
+                t += w
+            buffer[s1_at + k * n_features + j] += t
+        s2 = s2_at + k * n_padded * n_padded
+        for j in range(0, n_features, 2):
+            w0 = wdev[j]
+            w1 = wdev[j + 1]
+            row0 = s2 + j * n_padded
+            row1 = row0 + n_padded
+            for i in range(0, j + 1, 4):
+                d0 = dev[i]
+                d1 = dev[i + 1]
+                d2 = dev[i + 2]
+                d3 = dev[i + 3]
+                a00 = 0.0
+                a01 = 0.0
+                a02 = 0.0
+                a03 = 0.0
+                a10 = 0.0
+                a11 = 0.0
+                a12 = 0.0
+                a13 = 0.0
+                for b in range(n_rows):
+                    x0 = w0[b]
+                    x1 = w1[b]
+                    y0 = d0[b]
+                    y1 = d1[b]
+                    y2 = d2[b]
+                    y3 = d3[b]
+                    a00 += x0 * y0
+                    a01 += x0 * y1
+                    a02 += x0 * y2
+                    a03 += x0 * y3
+                    a10 += x1 * y0
+                    a11 += x1 * y1
+                    a12 += x1 * y2
+                    a13 += x1 * y3
+                buffer[row0 + i] += a00
+                buffer[row0 + i + 1] += a01
+                buffer[row0 + i + 2] += a02
+                buffer[row0 + i + 3] += a03
+                buffer[row1 + i] += a10
+                buffer[row1 + i + 1] += a11
+                buffer[row1 + i + 2] += a12
+                buffer[row1 + i + 3] += a13
 
 
 register_family(
-    FullModel,
-    block=BLOCK,
-    workspace=_workspace,
-    log_density=_log_density_block,
-    accumulate=_accumulate_block,
-    stat_views=_stat_views,
+    FullModel, block=BLOCK, log_density=_log_density, accumulate=_accumulate
 )

@@ -26,7 +26,6 @@ from collections import namedtuple
 import numpy as np
 
 from .._config import jit
-from ._block import center_block
 from ._pass import register_family
 
 #: Rows per block (measured, one thread, n=2e5: 64 rows make the fit's pass about
@@ -34,11 +33,42 @@ from ._pass import register_family
 BLOCK = 64
 
 
+#: Prepared parameters of the tied family: ``means_c`` (k, d), the means minus
+#: ``center`` (d,), the shared factor ``chol`` (d, d), ``proj = means_c @ chol``
+#: and ``work_rows`` (the scratch: ``xc``, ``y``, ``dev``, ``wdev`` of d rows each
+#: and one row ``wp``).
+TiedModel = namedtuple("TiedModel", ["means_c", "center", "chol", "proj", "work_rows"])
+
+
+def prepare_model(means, prec_chol):
+    """Return the :class:`TiedModel` of float64 means and the shared factor.
+
+    The reference point is the mean of the component means.
+    """
+    center = means.mean(axis=0)
+    means_c = np.ascontiguousarray(means - center)
+    proj = np.ascontiguousarray(means_c @ prec_chol)
+    return TiedModel(means_c, center, prec_chol, proj, 4 * means.shape[1] + 1)
+
+
 @jit
-def _project(xt, center, chol, xc, y):
-    """``xc = xt - center`` and ``y[j, b] = sum_{i <= j} chol[i, j] xc[i, b]``."""
+def _log_density(model, xt, log_norm, work, logp):
+    """``logp[k, b] = log_norm[k] - 1/2 ||y[:, b] - proj[k]||^2``.
+
+    ``xc = xt - center`` and ``y[j, b] = sum_{i <= j} chol[i, j] xc[i, b]`` go
+    into the scratch, where :func:`_accumulate` reads ``xc`` back.
+    """
+    center = model.center
+    chol = model.chol
+    proj = model.proj
     n_features, n_rows = xt.shape
-    center_block(xt, center, xc)
+    n_components = proj.shape[0]
+    xc = work[:n_features]
+    y = work[n_features : 2 * n_features]
+    for j in range(n_features):
+        c = center[j]
+        for b in range(n_rows):
+            xc[j, b] = xt[j, b] - c
     for j in range(n_features):
         for b in range(n_rows):
             y[j, b] = 0.0
@@ -46,13 +76,6 @@ def _project(xt, center, chol, xc, y):
             c = chol[i, j]
             for b in range(n_rows):
                 y[j, b] += c * xc[i, b]
-
-
-@jit
-def _log_density_block(y, proj, log_norm, logp):
-    """``logp[k, b] = log_norm[k] - 1/2 ||y[:, b] - proj[k]||^2``."""
-    n_features, n_rows = y.shape
-    n_components = proj.shape[0]
     for k in range(n_components):
         for b in range(n_rows):
             logp[k, b] = 0.0
@@ -65,76 +88,31 @@ def _log_density_block(y, proj, log_norm, logp):
             logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
 
 
-#: Prepared parameters of the tied family: ``means_c`` (k, d), the means minus
-#: ``center`` (d,), the shared factor ``chol`` (d, d) and ``proj = means_c @ chol``.
-TiedModel = namedtuple("TiedModel", ["means_c", "center", "chol", "proj"])
-
-
-def prepare_model(means, prec_chol):
-    """Return the :class:`TiedModel` of float64 means and the shared factor.
-
-    The reference point is the mean of the component means.
-    """
-    center = means.mean(axis=0)
-    means_c = np.ascontiguousarray(means - center)
-    proj = np.ascontiguousarray(means_c @ prec_chol)
-    return TiedModel(means_c, center, prec_chol, proj)
-
-
-@jit
-def _workspace(model, n_features, n_rows):
-    xc = np.empty((n_features, n_rows))
-    y = np.empty((n_features, n_rows))
-    dev = np.empty((n_features, n_rows))
-    wdev = np.empty((n_features, n_rows))
-    wp = np.empty(n_rows)
-    return xc, y, dev, wdev, wp
-
-
-@jit
-def _log_density(model, xt, log_norm, work, logp):
-    xc, y, _, _, _ = work
-    _project(xt, model.center, model.chol, xc, y)
-    _log_density_block(y, model.proj, log_norm, logp)
-
-
 def stats_size(n_components, n_features):
     """Length of one chunk's buffer: ``nk``, ``s1``, ``within``, ``between``."""
     return n_components * (1 + n_features + n_components) + n_features * n_features
 
 
 @jit
-def _stat_views(model, buffer):
-    """``nk`` (k,), ``s1`` (k, d), ``within`` (d, d), ``between`` (k, k)."""
-    n_components, n_features = model.means_c.shape
-    if buffer.shape[0] == 0:  # no statistics asked for: empty views
-        n_components = n_features = 0
-    size = n_components * n_features
-    nk = buffer[:n_components]
-    s1 = buffer[n_components : n_components + size].reshape((n_components, n_features))
-    start = n_components + size
-    within = buffer[start : start + n_features * n_features].reshape(
-        (n_features, n_features)
-    )
-    start += n_features * n_features
-    between = buffer[start : start + n_components * n_components].reshape(
-        (n_components, n_components)
-    )
-    return nk, s1, within, between
-
-
-@jit
-def _accumulate(model, xt, wresp, prob, wt, work, stats):
+def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     """Add a block's ``nk``, ``s1`` and the two parts of the tied scatter.
 
-    Uses the unweighted responsibilities ``prob`` and multiplies by the row
-    weights ``wt``, never divides by them (a subnormal weight would overflow).
+    ``buffer`` holds ``nk`` (k), ``s1`` (k, d), ``within`` (d, d) and
+    ``between`` (k, k) one after the other, C order; only the lower triangles
+    of the last two are written. Uses the unweighted responsibilities ``prob``
+    and multiplies by the row weights ``wt``, never divides by them (a
+    subnormal weight would overflow).
     """
-    xc, _, dev, wdev, wp = work
-    nk, s1, within, between = stats
     means_c = model.means_c
     n_components, n_features = means_c.shape
-    n_rows = xc.shape[1]
+    n_rows = xt.shape[1]
+    xc = work[:n_features]
+    dev = work[2 * n_features : 3 * n_features]
+    wdev = work[3 * n_features : 4 * n_features]
+    wp = work[4 * n_features]
+    s1_at = n_components
+    within_at = s1_at + n_components * n_features
+    between_at = within_at + n_features * n_features
     # dev = xc - sum_k p_k means_c[k]
     for j in range(n_features):
         for b in range(n_rows):
@@ -143,7 +121,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, stats):
         total = 0.0
         for b in range(n_rows):
             total += prob[k, b] * wt[b]
-        nk[k] += total
+        buffer[k] += total
         for j in range(n_features):
             mu = means_c[k, j]
             t1 = 0.0
@@ -151,7 +129,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, stats):
                 p = prob[k, b]
                 t1 += p * wt[b] * (xc[j, b] - mu)
                 dev[j, b] -= p * mu
-            s1[k, j] += t1
+            buffer[s1_at + k * n_features + j] += t1
     for j in range(n_features):
         for b in range(n_rows):
             wdev[j, b] = wt[b] * dev[j, b]
@@ -160,7 +138,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, stats):
             a = 0.0
             for b in range(n_rows):
                 a += wdev[j, b] * dev[i, b]
-            within[j, i] += a
+            buffer[within_at + j * n_features + i] += a
     # between += sum_b w_b (diag(p_b) - p_b p_b^T)
     for k in range(n_components):
         for b in range(n_rows):
@@ -172,14 +150,9 @@ def _accumulate(model, xt, wresp, prob, wt, work, stats):
             if m == k:
                 for b in range(n_rows):
                     a += wp[b]
-            between[k, m] += a
+            buffer[between_at + k * n_components + m] += a
 
 
 register_family(
-    TiedModel,
-    block=BLOCK,
-    workspace=_workspace,
-    log_density=_log_density,
-    accumulate=_accumulate,
-    stat_views=_stat_views,
+    TiedModel, block=BLOCK, log_density=_log_density, accumulate=_accumulate
 )

@@ -151,7 +151,7 @@ def _model(covariance_type, means, chol):
         return _tied.prepare_model(means, chol)
     if covariance_type == "spherical":
         chol = np.ascontiguousarray(np.repeat(chol[:, None], means.shape[1], axis=1))
-    return _diag.DiagModel(means, chol)
+    return _diag.prepare_model(means, chol)
 
 
 _STATS_SIZE = {

@@ -8,7 +8,7 @@ per-cluster weighted sums and weights from which the next centers follow.
 The rows are split into a fixed number of chunks (:mod:`.._reduce`); each chunk
 owns its statistics buffers, which are summed in chunk order afterwards, so the
 result does not depend on the thread count. Inside a chunk, :func:`lloyd_chunks`
-runs the float64 tile (:func:`.tiles.nearest_in_block`) block by block. It
+runs the float64 distance tile (:mod:`.tiles`) block by block. It
 reports the inertia from the expanded form ``||x||^2 + min_c(||c||^2 - 2 x.c)``;
 where it must be exact (the fitted ``inertia_``), :func:`assigned_sq_distances`
 recomputes ``||x - c||^2`` for the assigned centers in one cheap extra pass.
@@ -19,7 +19,7 @@ import numpy as np
 from ..._config import jit
 from .._reduce import chunk_bounds
 from .state import clear_emptied
-from .tiles import GROUP, LLOYD_FASTMATH, load_block, nearest_in_block, prepare_centers
+from .tiles import GROUP, LLOYD_FASTMATH, prepare_centers
 
 
 @jit(fastmath=LLOYD_FASTMATH)
@@ -84,39 +84,172 @@ def lloyd_chunks(
     """
     n_samples, n_features = X.shape
     n_chunks = sums.shape[0]
+    n_clusters = centers.shape[0]
     n_features_padded = -(-n_features // GROUP) * GROUP
+    n_groups = n_features_padded // GROUP
     scaled, norms = prepare_centers(centers, n_features_padded)
     weighted = sample_weight.shape[0] > 0
+    # Padding features of xt stay zero (and add nothing to the tile's sums).
+    xt = np.empty((n_features_padded, block))
+    for f in range(n_features, n_features_padded):
+        for b in range(block):
+            xt[f, b] = 0.0
+    best = np.empty(block)
+    best_label = np.empty(block, dtype=np.int64)
+    acc0 = np.empty(block)
+    acc1 = np.empty(block)
+    row_norms = np.empty(block)
+    row_weights = np.empty(block)
+    # Per-lane partial inertia: a vectorisable sum in a fixed order.
+    lane_inertia = np.empty(block)
     for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         chunk_sums = sums[chunk]
         chunk_weights = weights[chunk]
         if not update:
-            chunk_sums[:, :] = 0.0
-            chunk_weights[:] = 0.0
-        xt = np.empty((n_features_padded, block))
-        best = np.empty(block)
-        best_label = np.empty(block, dtype=np.int64)
-        acc0 = np.empty(block)
-        acc1 = np.empty(block)
-        row_norms = np.empty(block)
-        row_weights = np.ones(block)
-        # Per-lane partial inertia: a vectorisable sum in a fixed order.
-        lane_inertia = np.zeros(block)
+            for j in range(n_clusters):
+                chunk_weights[j] = 0.0
+                for f in range(n_features):
+                    chunk_sums[j, f] = 0.0
+        for b in range(block):
+            lane_inertia[b] = 0.0
         n_changed = 0
         for row in range(start, stop, block):
             count = min(block, stop - row)
-            load_block(X, row, row + count, shift, xt, row_norms, with_inertia)
-            nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1)
-            if weighted:
-                for b in range(count):
-                    row_weights[b] = sample_weight[row + b]
+            # The block, shifted and transposed; columns past count are zeros.
+            for b in range(count):
+                for f in range(n_features):
+                    xt[f, b] = np.float64(X[row + b, f]) - shift[f]
+            for f in range(n_features):
+                for b in range(count, block):
+                    xt[f, b] = 0.0
+            if with_inertia:
+                for b in range(block):
+                    row_norms[b] = 0.0
+                for f in range(n_features):
+                    for b in range(block):
+                        row_norms[b] += xt[f, b] * xt[f, b]
+            # The tile: for each pair of centers, ||c||^2 - 2 x.c over the
+            # block, four features at a time, keeping the smallest (the first
+            # center on ties). See the module docstring of .tiles.
+            for b in range(block):
+                best[b] = np.inf
+                best_label[b] = 0
+            for j in range(0, scaled.shape[0], 2):
+                n0 = norms[j]
+                n1 = norms[j + 1]
+                for g in range(n_groups):
+                    f = g * GROUP
+                    c00 = scaled[j, f]
+                    c01 = scaled[j, f + 1]
+                    c02 = scaled[j, f + 2]
+                    c03 = scaled[j, f + 3]
+                    c10 = scaled[j + 1, f]
+                    c11 = scaled[j + 1, f + 1]
+                    c12 = scaled[j + 1, f + 2]
+                    c13 = scaled[j + 1, f + 3]
+                    x0 = xt[f]
+                    x1 = xt[f + 1]
+                    x2 = xt[f + 2]
+                    x3 = xt[f + 3]
+                    first_group = g == 0
+                    last_group = g == n_groups - 1
+                    if first_group and last_group:
+                        for b in range(block):
+                            t0 = (
+                                n0
+                                + c00 * x0[b]
+                                + c01 * x1[b]
+                                + c02 * x2[b]
+                                + c03 * x3[b]
+                            )
+                            t1 = (
+                                n1
+                                + c10 * x0[b]
+                                + c11 * x1[b]
+                                + c12 * x2[b]
+                                + c13 * x3[b]
+                            )
+                            m = best[b]
+                            lab = best_label[b]
+                            lab = j if t0 < m else lab
+                            m = t0 if t0 < m else m
+                            lab = j + 1 if t1 < m else lab
+                            m = t1 if t1 < m else m
+                            best[b] = m
+                            best_label[b] = lab
+                    elif first_group:
+                        for b in range(block):
+                            t0 = (
+                                n0
+                                + c00 * x0[b]
+                                + c01 * x1[b]
+                                + c02 * x2[b]
+                                + c03 * x3[b]
+                            )
+                            t1 = (
+                                n1
+                                + c10 * x0[b]
+                                + c11 * x1[b]
+                                + c12 * x2[b]
+                                + c13 * x3[b]
+                            )
+                            acc0[b] = t0
+                            acc1[b] = t1
+                    elif last_group:
+                        for b in range(block):
+                            t0 = (
+                                acc0[b]
+                                + c00 * x0[b]
+                                + c01 * x1[b]
+                                + c02 * x2[b]
+                                + c03 * x3[b]
+                            )
+                            t1 = (
+                                acc1[b]
+                                + c10 * x0[b]
+                                + c11 * x1[b]
+                                + c12 * x2[b]
+                                + c13 * x3[b]
+                            )
+                            m = best[b]
+                            lab = best_label[b]
+                            lab = j if t0 < m else lab
+                            m = t0 if t0 < m else m
+                            lab = j + 1 if t1 < m else lab
+                            m = t1 if t1 < m else m
+                            best[b] = m
+                            best_label[b] = lab
+                    else:
+                        for b in range(block):
+                            # Both sums before either store: the compiler cannot
+                            # tell that acc0 and xt do not overlap and would load
+                            # every x* twice.
+                            t0 = (
+                                acc0[b]
+                                + c00 * x0[b]
+                                + c01 * x1[b]
+                                + c02 * x2[b]
+                                + c03 * x3[b]
+                            )
+                            t1 = (
+                                acc1[b]
+                                + c10 * x0[b]
+                                + c11 * x1[b]
+                                + c12 * x2[b]
+                                + c13 * x3[b]
+                            )
+                            acc0[b] = t0
+                            acc1[b] = t1
+            for b in range(count):
+                row_weights[b] = sample_weight[row + b] if weighted else 1.0
             for b in range(count, block):
                 row_weights[b] = 0.0
             if with_inertia:
                 for b in range(block):
                     # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c), clipped at 0
-                    lane_inertia[b] += row_weights[b] * max(row_norms[b] + best[b], 0.0)
+                    dist = row_norms[b] + best[b]
+                    lane_inertia[b] += row_weights[b] * (0.0 if dist < 0.0 else dist)
             for b in range(count):
                 labels[row + b] = best_label[b]
             if update:

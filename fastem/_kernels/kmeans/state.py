@@ -27,7 +27,8 @@ def clear_emptied(chunk_sums, chunk_weights):
     """Zero the sums of clusters left without rows (no rounding residue)."""
     for j in range(chunk_weights.shape[0]):
         if chunk_weights[j] == 0.0:
-            chunk_sums[j, :] = 0.0
+            for f in range(chunk_sums.shape[1]):
+                chunk_sums[j, f] = 0.0
 
 
 class LloydSums:

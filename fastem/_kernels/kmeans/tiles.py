@@ -3,9 +3,9 @@
 Rows are taken in blocks of ``block`` rows, shifted by ``shift`` (the data mean,
 which keeps the expanded distance below free of cancellation) and stored
 transposed, in float64, in a small buffer ``xt`` of shape
-``(n_features_padded, block)`` that stays in L1 (:func:`load_block`, or
-:func:`gather_rows` for rows picked out of order). For each pair of centers a
-tile then streams over that block computing
+``(n_features_padded, block)`` that stays in L1 (rows in order in
+:func:`.lloyd.lloyd_chunks`, :func:`gather_rows` for rows picked out of
+order). For each pair of centers a tile then streams over that block computing
 
     ||c||^2 - 2 x.c
 
@@ -15,8 +15,11 @@ center coordinates held in registers, which is the loop LLVM vectorises; each
 load of the partial sums serves eight fused multiply-adds. Features are padded
 with zeros to a multiple of four and centers with ``||c||^2 = inf`` to a
 multiple of two (:func:`prepare_centers`), so no remainder loops are needed.
-:func:`nearest_in_block` reports the nearest center of each row,
-:func:`nearest_two_in_block` also the runner-up (for Hamerly's lower bound).
+The float64 tile that reports the nearest center of each row is written out in
+:func:`.lloyd.lloyd_chunks` (its only user: a separately compiled function
+costs far more compile time than the same lines inline);
+:func:`nearest_two_in_block` also reports the runner-up (for Hamerly's lower
+bound).
 
 Float32 comparisons, float64 decisions
 --------------------------------------
@@ -60,8 +63,12 @@ def prepare_centers(centers, n_features_padded):
     """Centers scaled by -2 and padded, and their squared norms (inf if padding)."""
     n_clusters, n_features = centers.shape
     n_padded = n_clusters + n_clusters % 2
-    scaled = np.zeros((n_padded, n_features_padded))
-    norms = np.full(n_padded, np.inf)
+    scaled = np.empty((n_padded, n_features_padded))
+    norms = np.empty(n_padded)
+    for j in range(n_padded):
+        for f in range(n_features_padded):
+            scaled[j, f] = 0.0
+        norms[j] = np.inf
     for j in range(n_clusters):
         total = 0.0
         for f in range(n_features):
@@ -73,110 +80,10 @@ def prepare_centers(centers, n_features_padded):
 
 
 @jit(fastmath=LLOYD_FASTMATH)
-def load_block(X, start, stop, shift, xt, norms, with_norms):
-    """Copy rows ``start:stop`` of X minus ``shift`` into ``xt``, transposed.
-
-    If ``with_norms``, ``norms[b]`` receives the squared norm of the shifted
-    row ``b``. Unused columns of ``xt`` (past ``stop``) and padding features
-    are zeros.
-    """
-    n_features = X.shape[1]
-    block = xt.shape[1]
-    count = stop - start
-    for b in range(count):
-        for f in range(n_features):
-            xt[f, b] = np.float64(X[start + b, f]) - shift[f]
-    for f in range(n_features, xt.shape[0]):
-        for b in range(block):
-            xt[f, b] = 0.0
-    for f in range(n_features):
-        for b in range(count, block):
-            xt[f, b] = 0.0
-    if not with_norms:
-        return
-    for b in range(block):
-        norms[b] = 0.0
-    for f in range(n_features):
-        for b in range(block):
-            norms[b] += xt[f, b] * xt[f, b]
-
-
-@jit(fastmath=LLOYD_FASTMATH)
-def nearest_in_block(xt, scaled, norms, best, best_label, acc0, acc1):
-    """Nearest center of each row of the block (first one on ties).
-
-    On return ``best_label[b]`` is the index of the center minimising
-    ``||c||^2 - 2 x_b.c`` and ``best[b]`` that minimum.
-    """
-    block = xt.shape[1]
-    n_groups = xt.shape[0] // GROUP
-    for b in range(block):
-        best[b] = np.inf
-        best_label[b] = 0
-    for j in range(0, scaled.shape[0], 2):
-        n0 = norms[j]
-        n1 = norms[j + 1]
-        for g in range(n_groups):
-            f = g * GROUP
-            c00 = scaled[j, f]
-            c01 = scaled[j, f + 1]
-            c02 = scaled[j, f + 2]
-            c03 = scaled[j, f + 3]
-            c10 = scaled[j + 1, f]
-            c11 = scaled[j + 1, f + 1]
-            c12 = scaled[j + 1, f + 2]
-            c13 = scaled[j + 1, f + 3]
-            x0 = xt[f]
-            x1 = xt[f + 1]
-            x2 = xt[f + 2]
-            x3 = xt[f + 3]
-            first = g == 0
-            last = g == n_groups - 1
-            if first and last:
-                for b in range(block):
-                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
-                    m = best[b]
-                    lab = best_label[b]
-                    lab = j if t0 < m else lab
-                    m = t0 if t0 < m else m
-                    lab = j + 1 if t1 < m else lab
-                    m = t1 if t1 < m else m
-                    best[b] = m
-                    best_label[b] = lab
-            elif first:
-                for b in range(block):
-                    t0 = n0 + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    t1 = n1 + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
-                    acc0[b] = t0
-                    acc1[b] = t1
-            elif last:
-                for b in range(block):
-                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
-                    m = best[b]
-                    lab = best_label[b]
-                    lab = j if t0 < m else lab
-                    m = t0 if t0 < m else m
-                    lab = j + 1 if t1 < m else lab
-                    m = t1 if t1 < m else m
-                    best[b] = m
-                    best_label[b] = lab
-            else:
-                for b in range(block):
-                    # Both sums before either store: the compiler cannot tell that
-                    # acc0 and xt do not overlap and would load every x* twice.
-                    t0 = acc0[b] + c00 * x0[b] + c01 * x1[b] + c02 * x2[b] + c03 * x3[b]
-                    t1 = acc1[b] + c10 * x0[b] + c11 * x1[b] + c12 * x2[b] + c13 * x3[b]
-                    acc0[b] = t0
-                    acc1[b] = t1
-
-
-@jit(fastmath=LLOYD_FASTMATH)
 def nearest_two_in_block(
     xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
 ):
-    """As :func:`nearest_in_block`, over the first ``lanes`` columns, with runner-up.
+    """Find the two nearest centers of the first ``lanes`` columns of the block.
 
     On return ``best[b]`` and ``best_label[b]`` are the minimum of
     ``||c||^2 - 2 x_b.c`` and its center (the first one on ties), ``second[b]``

@@ -1,0 +1,79 @@
+"""A vectorisable ``exp`` for the log-sum-exp of the fused pass.
+
+:func:`exp_nonpositive` takes the arguments a log-sum-exp produces (``<= 0``):
+LLVM cannot vectorise calls to libm's ``exp``, and with one ``exp`` per row and
+component it otherwise dominates the cheaper kernels.
+"""
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .._config import jit
+
+_SHIFTER = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238  # ln 2 with trailing zero bits: n * _LN2_HI is exact
+_LN2_LO = 1.9082149292705877e-10  # ln 2 - _LN2_HI
+_MIN_ARG = -746.0  # exp(-746) rounds to 0
+
+
+@intrinsic
+def _as_float(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _as_int(typingctx, value):
+    """Reinterpret the bits of a float64 as an int64."""
+    if value != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+# Only contraction: reassociation would undo the rounding trick and the split of
+# ln 2 that keep the result within 1 ulp of ``np.exp``.
+@jit(fastmath={"contract"})
+def exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0``, within 1 ulp of ``np.exp``; branch-free.
+
+    ``x = n ln 2 + r`` with ``|r| <= ln 2 / 2``; ``exp(r)`` is its Taylor
+    polynomial of degree 13 (truncation error below 1e-17) and ``2**n`` is built
+    from its exponent bits in two halves, so results in the subnormal range are
+    right too and arguments below -746 (or ``-inf``) give 0. NaN stays NaN.
+    Positive arguments up to about 709 are also exact.
+    """
+    # max(x, _MIN_ARG), NaN kept, without compiling Numba's max for it
+    x = _MIN_ARG if x < _MIN_ARG else x
+    t = x * _LOG2E + _SHIFTER
+    n = t - _SHIFTER
+    r = x - n * _LN2_HI
+    r = r - n * _LN2_LO
+    q = 1.0 / 6227020800.0
+    q = q * r + 1.0 / 479001600.0
+    q = q * r + 1.0 / 39916800.0
+    q = q * r + 1.0 / 3628800.0
+    q = q * r + 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
+    q = q * r + 0.5
+    p = 1.0 + (r + (r * r) * q)
+    n_int = _as_int(t) - _as_int(_SHIFTER)
+    half = n_int >> 1
+    rest = n_int - half
+    return p * _as_float((half + 1023) << 52) * _as_float((rest + 1023) << 52)
