@@ -55,6 +55,13 @@ SLAB_ROWS = 1 << 14
 SLAB_BYTES = 1 << 20
 MIN_SLAB_ROWS = 256
 
+#: k-means++ keeps the shifted rows, their norms and every candidate's distances
+#: (as scikit-learn does: one read of the data per center instead of two, and no
+#: norms computed again) while those take at most this many bytes; above it, it
+#: reads the data in slabs (``fastem._seeding``). 32 MiB covers 1e5 rows of 32
+#: features; at 1e6 rows the slabs keep the seeding's memory a few percent of X.
+SEED_BYTES = 1 << 25
+
 
 def slabs(n_samples, row_bytes=None):
     """Yield ``(start, stop)`` of consecutive slabs of rows.

@@ -10,12 +10,15 @@ the one that lowers the potential most.
 scikit-learn's :func:`sklearn.cluster.kmeans_plusplus` holds several arrays of
 ``n_samples`` floats at once (squared row norms, the cumulative potential, the
 distances to every candidate) and the callers center a copy of ``X`` first. This
-version keeps one: the squared distance of each row to its closest center. It
-reads ``X`` slab by slab (optionally shifted by a center, without copying) and
-consumes ``random_state`` exactly as scikit-learn does, computing the same
-quantities with the same formulas, so for float64 data it selects the same rows
-(up to the last-bit ordering of sums over all rows, which can only matter on an
-exact tie between two candidates).
+version does the same only while those arrays stay within
+:data:`fastem._config.SEED_BYTES` (32 MiB). Beyond that it keeps one: the
+squared distance of each row to its closest center, updated by a compiled pass
+over ``X`` (:mod:`fastem._kernels.kmeans.seeding`: optionally shifted by a
+center, without copying), or, for data that is not one C-contiguous array,
+slab by slab in NumPy. It consumes ``random_state`` exactly as scikit-learn
+does, computing the same quantities with the same formulas, so for float64 data
+it selects the same rows (up to the last-bit rounding of the distances and of
+sums over all rows, which can only matter on an exact tie).
 """
 
 import math
@@ -24,6 +27,8 @@ import numpy as np
 
 from . import _config
 from ._config import slabs
+from ._kernels._reduce import merge, n_chunks_for
+from ._kernels.kmeans.seeding import seeding_pass
 
 
 def _rows(X, start, stop, shift):
@@ -98,6 +103,49 @@ def _search_cumulative(values, potential, sample_weight, n_samples):
     return found
 
 
+def _compiled_pass_takes(X):
+    """Whether :func:`seeding_pass` can read ``X`` as it is (no copy)."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and X.flags.c_contiguous
+    )
+
+
+class _CompiledStep:
+    """Run :func:`~fastem._kernels.kmeans.seeding.seeding_pass` over ``X``."""
+
+    def __init__(self, X, sample_weight, shift):
+        n_samples, n_features = X.shape
+        self.X = _config.readonly(X)
+        weights = np.empty(0) if sample_weight is None else sample_weight
+        self.sample_weight = _config.readonly(np.asarray(weights, dtype=np.float64))
+        self.shift = np.zeros(n_features) if shift is None else np.array(shift, float)
+        self.n_chunks = n_chunks_for(n_samples, 1)
+
+    def __call__(self, candidates, closest, *, update):
+        """Return the candidates' potentials (or the updated potential)."""
+        candidates = np.ascontiguousarray(candidates, dtype=np.float64)
+        pots = np.empty((self.n_chunks, candidates.shape[0]))
+        norms = np.einsum("ij,ij->i", candidates, candidates)
+        n_samples, n_features = self.X.shape
+        _config.run_chunks(
+            seeding_pass,
+            self.n_chunks,
+            self.X,
+            self.sample_weight,
+            self.shift,
+            candidates,
+            norms,
+            closest,
+            pots,
+            update,
+            work=n_samples * n_features * (1 if update else candidates.shape[0]),
+        )
+        return merge(pots)
+
+
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=None):
     """Greedy k-means++ seeding, as :func:`sklearn.cluster.kmeans_plusplus`.
 
@@ -132,23 +180,37 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
 
     indices[0] = _first_center(n_samples, sample_weight, random_state)
     centers[0] = _rows(X, indices[0], indices[0] + 1, shift)[0]
-    closest = np.empty(n_samples)
-    current_pot = 0.0
-    for start, stop in slabs(n_samples):
-        closest[start:stop] = _sq_distances(X, start, stop, shift, centers[:1])[0]
-        current_pot += float(
-            np.dot(
-                closest[start:stop],
-                np.broadcast_to(_weights(sample_weight, start, stop), (stop - start,)),
+    # While they fit in SEED_BYTES (most fits), the shifted rows and their norms
+    # are made once, and each new center's distances are kept from its
+    # candidates' (as scikit-learn does) instead of computed again: half the
+    # work per center. Larger in-memory data goes through the compiled pass
+    # (one read of the rows per step, no temporaries); other data (blocks of
+    # an array-like) is read slab by slab, twice per center.
+    # (Data read in blocks, and memory maps, are read whole only when one slab.)
+    kept_bytes = 8 * n_samples * (n_features + 1 + n_local_trials)
+    in_ram = isinstance(X, np.ndarray) and not isinstance(X, np.memmap)
+    in_memory = n_samples <= _config.SLAB_ROWS or (
+        in_ram and kept_bytes <= _config.SEED_BYTES
+    )
+    compiled = not in_memory and _compiled_pass_takes(X)
+    if compiled:
+        step = _CompiledStep(X, sample_weight, shift)
+        closest = np.full(n_samples, np.inf)
+        current_pot = step(centers[:1], closest, update=True)[0]
+    else:
+        closest = np.empty(n_samples)
+        current_pot = 0.0
+        for start, stop in slabs(n_samples):
+            closest[start:stop] = _sq_distances(X, start, stop, shift, centers[:1])[0]
+            current_pot += float(
+                np.dot(
+                    closest[start:stop],
+                    np.broadcast_to(
+                        _weights(sample_weight, start, stop), (stop - start,)
+                    ),
+                )
             )
-        )
-
-    # On data of one slab (most fits), the shifted rows and their norms are
-    # made once, and each new center's distances are kept from its candidates'
-    # (as scikit-learn does) instead of computed again: half the work per
-    # center. Larger data is read slab by slab, twice per center.
-    one_slab = n_samples <= _config.SLAB_ROWS
-    if one_slab:
+    if in_memory:
         rows = _rows(X, 0, n_samples, shift)
         row_norms = np.einsum("ij,ij->i", rows, rows)
         all_weights = np.broadcast_to(
@@ -158,11 +220,14 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         candidate_ids = _search_cumulative(rand_vals, closest, sample_weight, n_samples)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        if one_slab:
+        if in_memory:
             candidates = rows[candidate_ids]
             distances = _distances_to(rows, row_norms, candidates)
             np.minimum(closest, distances, out=distances)
             candidates_pot = distances @ all_weights
+        elif compiled:
+            candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
+            candidates_pot = step(candidates, closest, update=False)
         else:
             candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
             candidates_pot = np.zeros(n_local_trials)
@@ -175,8 +240,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
                 candidates_pot += distances @ weights
         best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
-        if one_slab:
+        if in_memory:
             closest = distances[best]
+        elif compiled:
+            if c + 1 < n_clusters:  # the last center's distances are not used
+                step(candidates[best : best + 1], closest, update=True)
         else:
             for start, stop in slabs(n_samples):
                 distances = _sq_distances(

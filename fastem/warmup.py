@@ -108,6 +108,12 @@ def _kmeans(dtype):
         model.predict(X)
         model.transform(X)
         model.score(X)
+    # k-means++ on data too large to keep every candidate's distances takes a
+    # compiled pass (fastem._seeding): one step of it on the small data.
+    from ._seeding import _CompiledStep
+
+    step = _CompiledStep(X, None, None)
+    step(X[:2].astype(np.float64), np.full(X.shape[0], np.inf), update=False)
 
 
 _RUNS = {kind: _gaussian_mixture(kind) for kind in COVARIANCE_TYPES}

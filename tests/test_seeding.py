@@ -5,15 +5,21 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
-from fastem import _config
+from fastem import _config, _seeding
 from fastem._seeding import kmeans_plusplus
 
 
-@pytest.fixture(autouse=True, params=[97, 1 << 14], ids=["slabs", "one-slab"])
-def small_slabs(request, monkeypatch):
-    # Several slabs even on small data, so the carried sums are exercised; and
-    # the one-slab path, which keeps the rows and the candidates' distances.
-    monkeypatch.setattr(_config, "SLAB_ROWS", request.param)
+@pytest.fixture(autouse=True, params=["slabs", "compiled", "in-memory"])
+def seeding_path(request, monkeypatch):
+    # Each of the three ways through the seeding, whatever the data's size:
+    # NumPy slabs (several even on small data, so the carried sums are
+    # exercised), the compiled pass, and the in-memory path, which keeps the
+    # rows and the candidates' distances.
+    if request.param != "in-memory":
+        monkeypatch.setattr(_config, "SEED_BYTES", 0)
+        monkeypatch.setattr(_config, "SLAB_ROWS", 97)
+    if request.param == "slabs":
+        monkeypatch.setattr(_seeding, "_compiled_pass_takes", lambda X: False)
 
 
 @pytest.mark.parametrize("seed", range(12))
