@@ -213,12 +213,18 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
     if in_memory:
         rows = _rows(X, 0, n_samples, shift)
         row_norms = np.einsum("ij,ij->i", rows, rows)
-        all_weights = np.broadcast_to(
-            _weights(sample_weight, 0, n_samples), (n_samples,)
-        )
+        all_weights = np.ones(n_samples) if sample_weight is None else sample_weight
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = _search_cumulative(rand_vals, closest, sample_weight, n_samples)
+        if in_memory:  # one cumulative sum, as scikit-learn's
+            cumulative = np.cumsum(
+                closest if sample_weight is None else sample_weight * closest
+            )
+            candidate_ids = np.searchsorted(cumulative, rand_vals)
+        else:
+            candidate_ids = _search_cumulative(
+                rand_vals, closest, sample_weight, n_samples
+            )
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         if in_memory:
             candidates = rows[candidate_ids]
