@@ -57,6 +57,29 @@ def test_shift_equals_seeding_a_centered_copy():
     assert_array_equal(centers, expected_centers)
 
 
+def test_same_rows_on_one_and_two_threads(seeding_path):
+    """Enough work per step for two threads: the chunks fix the sums' order."""
+    from fastem._config import n_threads
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(60_000, 6)) + 4.0 * rng.integers(0, 5, (60_000, 1))
+    weights = rng.uniform(0.5, 2.0, X.shape[0])
+    runs = []
+    for count in (1, 2):
+        with n_threads(count):
+            runs.append(
+                kmeans_plusplus(
+                    X, 12, sample_weight=weights, random_state=np.random.RandomState(4)
+                )
+            )
+    assert_array_equal(runs[0][1], runs[1][1])
+    assert_array_equal(runs[0][0], runs[1][0])
+    _, expected = sklearn_kmeans_plusplus(
+        X, 12, sample_weight=weights, random_state=np.random.RandomState(4)
+    )
+    assert_array_equal(runs[0][1], expected)
+
+
 def test_random_state_left_where_sklearn_leaves_it():
     X = np.random.default_rng(1).normal(size=(500, 3))
     ours, theirs = np.random.RandomState(5), np.random.RandomState(5)
