@@ -175,7 +175,9 @@ def lloyd_bounded_chunks(
         n_changed = 0
         for row in range(start, stop, window):
             end = min(row + window, stop)
-            n_pending = 0
+            # int64 from the start: with a literal 0, Numba's type inference
+            # would also compile gather_rows for the type Literal[int](0).
+            n_pending = np.int64(0)
             if not initialized:
                 for i in range(row, end):
                     pending[n_pending] = i
@@ -220,7 +222,7 @@ def lloyd_bounded_chunks(
             # at a time; the rows whose float32 margin is too thin go to 2b.
             # Rows far apart are prefetched (near ones the hardware foresees).
             sparse = 2 * n_pending < end - row
-            n_fallback = 0
+            n_fallback = np.int64(0)
             for first in range(0, n_pending, block):
                 count = min(block, n_pending - first)
                 lanes = min(block, -(-count // 8) * 8)
