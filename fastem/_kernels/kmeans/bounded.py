@@ -223,11 +223,11 @@ def lloyd_bounded_chunks(
             # Rows far apart are prefetched (near ones the hardware foresees).
             sparse = 2 * n_pending < end - row
             n_fallback = np.int64(0)
-            for first in range(0, n_pending, block):
-                count = min(block, n_pending - first)
+            for head in range(0, n_pending, block):
+                count = min(block, n_pending - head)
                 lanes = min(block, -(-count // 8) * 8)
                 gather_rows(
-                    X, pending, first, count, lanes, n_pending, sparse, shift, xt32
+                    X, pending, head, count, lanes, n_pending, sparse, shift, xt32
                 )
                 # Norms of the rounded rows: within 3u of the exact ones, which
                 # the error bound allows for.
@@ -255,28 +255,28 @@ def lloyd_bounded_chunks(
                     decided[b] = (scale < SAFE32) & (second_b - low_b > 2.0 * error)
                 # One array per loop: fewer stores in flight per iteration.
                 for b in range(count):
-                    labels_out[pending[first + b]] = best_label32[b]
+                    labels_out[pending[head + b]] = best_label32[b]
                 for b in range(count):
-                    upper[pending[first + b]] = _up32(up_w[b])
+                    upper[pending[head + b]] = _up32(up_w[b])
                 for b in range(count):
-                    lower[pending[first + b]] = _down32(low_w[b])
+                    lower[pending[head + b]] = _down32(low_w[b])
                 for b in range(count):
                     if not decided[b]:  # rare
-                        fallback[n_fallback] = pending[first + b]
+                        fallback[n_fallback] = pending[head + b]
                         n_fallback += 1
             # 2b. Rows the float32 pass could not decide, in float64.
-            for first in range(0, n_fallback, block):
-                count = min(block, n_fallback - first)
+            for head in range(0, n_fallback, block):
+                count = min(block, n_fallback - head)
                 lanes = min(block, -(-count // 8) * 8)
                 gather_rows(
-                    X, fallback, first, count, lanes, n_fallback, False, shift, xt
+                    X, fallback, head, count, lanes, n_fallback, False, shift, xt
                 )
                 squared_norms(xt, lanes, row_norms)
                 nearest_two_in_block(
                     xt, scaled, norms, lanes, best, second, best_label, acc0, acc1
                 )
                 for b in range(count):
-                    i = fallback[first + b]
+                    i = fallback[head + b]
                     norm = row_norms[b]
                     slack = 2.0 * margin * (norm + max_norm)
                     labels_out[i] = best_label[b]
