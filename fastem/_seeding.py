@@ -103,28 +103,129 @@ def _search_cumulative(values, potential, sample_weight, n_samples):
     return found
 
 
-def _compiled_pass_takes(X):
-    """Whether :func:`seeding_pass` can read ``X`` as it is (no copy)."""
-    return (
-        isinstance(X, np.ndarray)
-        and X.ndim == 2
-        and X.dtype in (np.float32, np.float64)
-        and X.flags.c_contiguous
-    )
+class _Slabs:
+    """The distances slab by slab in NumPy: any data, two reads per center.
 
-
-class _CompiledStep:
-    """Run :func:`~fastem._kernels.kmeans.seeding.seeding_pass` over ``X``."""
+    The three ways of :func:`kmeans_plusplus` share its loop: ``start`` gives
+    the distances to the first center and their potential, ``search`` the rows
+    that values of the cumulative potential fall on, ``potentials`` each
+    candidate's potential if it were chosen, and ``closest_after`` the
+    distances once the best candidate is.
+    """
 
     def __init__(self, X, sample_weight, shift):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.shift = shift
+
+    def _slab_weights(self, start, stop):
+        return np.broadcast_to(
+            _weights(self.sample_weight, start, stop), (stop - start,)
+        )
+
+    def start(self, center):
+        """Return ``closest`` and its potential for the first center (1, d)."""
+        closest = np.empty(self.X.shape[0])
+        potential = 0.0
+        for start, stop in slabs(self.X.shape[0]):
+            closest[start:stop] = _sq_distances(
+                self.X, start, stop, self.shift, center
+            )[0]
+            potential += float(
+                np.dot(closest[start:stop], self._slab_weights(start, stop))
+            )
+        return closest, potential
+
+    def search(self, values, closest):
+        """Rows where ``values`` fall in the cumulative weighted ``closest``."""
+        return _search_cumulative(values, closest, self.sample_weight, closest.shape[0])
+
+    def candidates(self, candidate_ids):
+        return np.vstack([_rows(self.X, i, i + 1, self.shift) for i in candidate_ids])
+
+    def potentials(self, candidate_ids, closest):
+        """Return the candidates (shifted rows) and their potentials."""
+        candidates = self.candidates(candidate_ids)
+        potentials = np.zeros(candidates.shape[0])
+        for start, stop in slabs(self.X.shape[0]):
+            distances = _sq_distances(self.X, start, stop, self.shift, candidates)
+            np.minimum(closest[start:stop], distances, out=distances)
+            potentials += distances @ self._slab_weights(start, stop)
+        return candidates, potentials
+
+    def closest_after(self, best, candidates, closest):
+        """Return ``closest`` once ``candidates[best]`` is a center."""
+        for start, stop in slabs(self.X.shape[0]):
+            distances = _sq_distances(
+                self.X, start, stop, self.shift, candidates[best : best + 1]
+            )
+            np.minimum(closest[start:stop], distances[0], out=closest[start:stop])
+        return closest
+
+
+class _InMemory(_Slabs):
+    """scikit-learn's way: shifted rows, norms and candidate distances kept.
+
+    Each center then costs one distance computation.
+    """
+
+    def __init__(self, X, sample_weight, shift):
+        super().__init__(X, sample_weight, shift)
+        self.rows = _rows(X, 0, X.shape[0], shift)
+        self.row_norms = np.einsum("ij,ij->i", self.rows, self.rows)
+        self.weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        self.distances = None
+
+    def start(self, center):
+        closest = _distances_to(self.rows, self.row_norms, center)[0]
+        return closest, float(closest @ self.weights)
+
+    def search(self, values, closest):
+        # One cumulative sum, as scikit-learn's.
+        weighted = (
+            closest if self.sample_weight is None else self.sample_weight * closest
+        )
+        return np.searchsorted(np.cumsum(weighted), values)
+
+    def potentials(self, candidate_ids, closest):
+        candidates = self.rows[candidate_ids]
+        self.distances = _distances_to(self.rows, self.row_norms, candidates)
+        np.minimum(closest, self.distances, out=self.distances)
+        return candidates, self.distances @ self.weights
+
+    def closest_after(self, best, candidates, closest):
+        return self.distances[best]
+
+
+class _Compiled(_Slabs):
+    """The compiled pass: one read of ``X`` per step and no temporaries.
+
+    For C-contiguous float arrays
+    (:func:`~fastem._kernels.kmeans.seeding.seeding_pass`).
+    """
+
+    def __init__(self, X, sample_weight, shift):
+        super().__init__(X, sample_weight, shift)
         n_samples, n_features = X.shape
-        self.X = _config.readonly(X)
+        self.X_readonly = _config.readonly(X)
         weights = np.empty(0) if sample_weight is None else sample_weight
-        self.sample_weight = _config.readonly(np.asarray(weights, dtype=np.float64))
-        self.shift = np.zeros(n_features) if shift is None else np.array(shift, float)
+        self.kernel_weights = _config.readonly(np.asarray(weights, dtype=np.float64))
+        self.kernel_shift = (
+            np.zeros(n_features) if shift is None else np.array(shift, float)
+        )
         self.n_chunks = n_chunks_for(n_samples, 1)
 
-    def __call__(self, candidates, closest, *, update):
+    @staticmethod
+    def takes(X):
+        """Whether the pass can read ``X`` as it is (no copy)."""
+        return (
+            isinstance(X, np.ndarray)
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and X.flags.c_contiguous
+        )
+
+    def step(self, candidates, closest, *, update):
         """Return the candidates' potentials (or the updated potential)."""
         candidates = np.ascontiguousarray(candidates, dtype=np.float64)
         pots = np.empty((self.n_chunks, candidates.shape[0]))
@@ -133,9 +234,9 @@ class _CompiledStep:
         _config.run_chunks(
             seeding_pass,
             self.n_chunks,
-            self.X,
-            self.sample_weight,
-            self.shift,
+            self.X_readonly,
+            self.kernel_weights,
+            self.kernel_shift,
             candidates,
             norms,
             closest,
@@ -144,6 +245,30 @@ class _CompiledStep:
             work=n_samples * n_features * (1 if update else candidates.shape[0]),
         )
         return merge(pots)
+
+    def start(self, center):
+        closest = np.full(self.X.shape[0], np.inf)
+        return closest, float(self.step(center, closest, update=True)[0])
+
+    def potentials(self, candidate_ids, closest):
+        candidates = self.candidates(candidate_ids)
+        return candidates, self.step(candidates, closest, update=False)
+
+    def closest_after(self, best, candidates, closest):
+        self.step(candidates[best : best + 1], closest, update=True)
+        return closest
+
+
+def _way(X, sample_weight, shift, n_local_trials):
+    """Choose the way to seed ``X`` (see :func:`kmeans_plusplus`)."""
+    n_samples, n_features = X.shape
+    kept_bytes = 8 * n_samples * (n_features + 1 + n_local_trials)
+    in_ram = isinstance(X, np.ndarray) and not isinstance(X, np.memmap)
+    if n_samples <= _config.SLAB_ROWS or (in_ram and kept_bytes <= _config.SEED_BYTES):
+        return _InMemory(X, sample_weight, shift)
+    if _Compiled.takes(X):
+        return _Compiled(X, sample_weight, shift)
+    return _Slabs(X, sample_weight, shift)
 
 
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=None):
@@ -180,83 +305,23 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state, shift=No
 
     indices[0] = _first_center(n_samples, sample_weight, random_state)
     centers[0] = _rows(X, indices[0], indices[0] + 1, shift)[0]
-    # While they fit in SEED_BYTES (most fits), the shifted rows and their norms
-    # are made once, and each new center's distances are kept from its
-    # candidates' (as scikit-learn does) instead of computed again: half the
-    # work per center. Larger in-memory data goes through the compiled pass
-    # (one read of the rows per step, no temporaries); other data (blocks of
-    # an array-like) is read slab by slab, twice per center.
-    # (Data read in blocks, and memory maps, are read whole only when one slab.)
-    kept_bytes = 8 * n_samples * (n_features + 1 + n_local_trials)
-    in_ram = isinstance(X, np.ndarray) and not isinstance(X, np.memmap)
-    in_memory = n_samples <= _config.SLAB_ROWS or (
-        in_ram and kept_bytes <= _config.SEED_BYTES
-    )
-    compiled = not in_memory and _compiled_pass_takes(X)
-    if compiled:
-        step = _CompiledStep(X, sample_weight, shift)
-        closest = np.full(n_samples, np.inf)
-        current_pot = step(centers[:1], closest, update=True)[0]
-    else:
-        closest = np.empty(n_samples)
-        current_pot = 0.0
-        for start, stop in slabs(n_samples):
-            closest[start:stop] = _sq_distances(X, start, stop, shift, centers[:1])[0]
-            current_pot += float(
-                np.dot(
-                    closest[start:stop],
-                    np.broadcast_to(
-                        _weights(sample_weight, start, stop), (stop - start,)
-                    ),
-                )
-            )
-    if in_memory:
-        rows = _rows(X, 0, n_samples, shift)
-        row_norms = np.einsum("ij,ij->i", rows, rows)
-        all_weights = np.ones(n_samples) if sample_weight is None else sample_weight
+    # While they fit in SEED_BYTES (most fits), the shifted rows, their norms and
+    # the candidates' distances are kept, as scikit-learn does: one distance
+    # computation per center. Larger arrays go through the compiled pass (one
+    # read of the rows per step, no temporaries); other data (blocks of an
+    # array-like, a non-contiguous array) slab by slab, twice per center. Data
+    # read in blocks, and memory maps, are read whole only when one slab.
+    way = _way(X, sample_weight, shift, n_local_trials)
+    closest, current_pot = way.start(centers[:1])
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        if in_memory:  # one cumulative sum, as scikit-learn's
-            cumulative = np.cumsum(
-                closest if sample_weight is None else sample_weight * closest
-            )
-            candidate_ids = np.searchsorted(cumulative, rand_vals)
-        else:
-            candidate_ids = _search_cumulative(
-                rand_vals, closest, sample_weight, n_samples
-            )
+        candidate_ids = way.search(rand_vals, closest)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        if in_memory:
-            candidates = rows[candidate_ids]
-            distances = _distances_to(rows, row_norms, candidates)
-            np.minimum(closest, distances, out=distances)
-            candidates_pot = distances @ all_weights
-        elif compiled:
-            candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
-            candidates_pot = step(candidates, closest, update=False)
-        else:
-            candidates = np.vstack([_rows(X, i, i + 1, shift) for i in candidate_ids])
-            candidates_pot = np.zeros(n_local_trials)
-            for start, stop in slabs(n_samples):
-                distances = _sq_distances(X, start, stop, shift, candidates)
-                np.minimum(closest[start:stop], distances, out=distances)
-                weights = np.broadcast_to(
-                    _weights(sample_weight, start, stop), (stop - start,)
-                )
-                candidates_pot += distances @ weights
+        candidates, candidates_pot = way.potentials(candidate_ids, closest)
         best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
-        if in_memory:
-            closest = distances[best]
-        elif compiled:
-            if c + 1 < n_clusters:  # the last center's distances are not used
-                step(candidates[best : best + 1], closest, update=True)
-        else:
-            for start, stop in slabs(n_samples):
-                distances = _sq_distances(
-                    X, start, stop, shift, candidates[best : best + 1]
-                )
-                np.minimum(closest[start:stop], distances[0], out=closest[start:stop])
+        if c + 1 < n_clusters:  # the last center's distances are not used
+            closest = way.closest_after(best, candidates, closest)
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
     return centers, indices

@@ -888,9 +888,7 @@ def _converged(iteration, strict, center_shift_total, tol, verbose):
 def _average_centers(sums, weights):
     """Weighted means; a cluster without weight goes onto the heaviest one."""
     positive = weights > 0
-    if positive.all():  # the usual case, without the masked copies
-        return sums * (1.0 / weights)[:, None]
-    centers = np.empty_like(sums)
-    centers[positive] = sums[positive] * (1.0 / weights[positive])[:, None]
-    centers[~positive] = centers[np.argmax(weights)]
+    centers = sums * (1.0 / np.where(positive, weights, 1.0))[:, None]
+    if not positive.all():
+        centers[~positive] = centers[np.argmax(weights)]
     return centers

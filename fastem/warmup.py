@@ -109,11 +109,11 @@ def _kmeans(dtype):
         model.transform(X)
         model.score(X)
     # k-means++ on data too large to keep every candidate's distances takes a
-    # compiled pass (fastem._seeding): one step of it on the small data.
-    from ._seeding import _CompiledStep
+    # compiled pass (fastem._seeding): one step of it on the last data.
+    from ._seeding import _Compiled
 
-    step = _CompiledStep(X, None, None)
-    step(X[:2].astype(np.float64), np.full(X.shape[0], np.inf), update=False)
+    seeding = _Compiled(X, None, None)
+    seeding.step(X[:2].astype(np.float64), np.full(X.shape[0], np.inf), update=False)
 
 
 _RUNS = {kind: _gaussian_mixture(kind) for kind in COVARIANCE_TYPES}

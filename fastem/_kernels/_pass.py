@@ -48,7 +48,7 @@ from .._config import hook_options, jit
 from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
 
-#: Family functions by model type: ``{model_class: {hook_name: dispatcher}}``.
+#: Family hooks by model type: ``{model_class: {hook_name: py_func, "block": rows}}``.
 _FAMILIES = {}
 
 #: Columns of the per-chunk totals: weighted log-likelihood, weighted entropy
