@@ -360,15 +360,18 @@ def _synthetic_run(converged=True):
             "iteration": {("sklearn", 1): [0.001, 0.001]},
             "estep": {("sklearn", 1): [0.5, 0.7], ("fastem", 2): [0.1, 0.1]},
         },
-        quality={"sklearn": -3.25, "fastem": -3.2500000001},
-        n_iter={"sklearn": 4, "fastem": 4},
+        quality={"sklearn": -3.25, "fastem": -3.2500000001, "onedal": -3.2500004},
+        n_iter={"sklearn": 4, "fastem": 4, "onedal": 4},
         memory={"sklearn": {"delta": 100 * 2**20}, "fastem": {"delta": 10 * 2**20}},
         notes=["faiss unavailable: test"],
         probe={1: 0.002, 2: 0.003},
         converged_n_iter={"unused": 1},
         lower_bounds={"sklearn": [-3.5, -3.25], "fastem": [-3.5, -3.2500000001]},
+        means_difference={"onedal": 4.4e-7},
     )
     gmm.times["fit"][("fastem", 2)] = [0.001, 0.002]
+    gmm.times["fit"][("onedal", 2)] = [0.003, 0.003]
+    gmm.times["iteration"][("onedal", 2)] = [0.0006, 0.0007, 0.0005]
     bgmm = results.CaseResult(
         cases.bgmm_case("diag", 1_000_000, 16, 64, measures=("memory",)),
         shape=(1_000_000, 16, 64),
@@ -432,11 +435,12 @@ def test_json_without_compile_times_or_converged_iterations():
     saved = results.to_json(run)
     assert "compile" not in saved
     for item in saved["cases"]:  # a file written before these were saved
-        del item["converged_n_iter"], item["lower_bounds"]
+        del item["converged_n_iter"], item["lower_bounds"], item["means_difference"]
     back = results.from_json(json.loads(json.dumps(saved)))
     assert back.compile_times is None
     assert back.results[-1].converged_n_iter == {}
     assert back.results[0].lower_bounds == {}
+    assert back.results[0].means_difference == {}
     report = render.render_markdown(back)
     assert "(tol=0.0001; n/a / n/a it)" in report
     assert "| -1.00e-10 | n/a | 2.0 ms / 3.0 ms |" in report
@@ -450,10 +454,10 @@ def test_render_rows():
     assert "one iteration = (time at max_iter=4 - time at max_iter=1) / 3" in lines[4]
     expected = [
         "| full, n=1,000 d=2 k=3, f64 | fit (max_iter=4) | 5.0 ms (1 thr) | 1.5 ms "
-        "| 3.3x |",
-        "|  | one EM iteration | 1.0 ms (1 thr) | 200 us | 5.0x |",
-        "|  | fused E-step + statistics | 600.0 ms (1 thr) | 100.0 ms | 6.0x |",
-        "|  | peak memory of fit | 100 MiB | 10 MiB | 10.0x less |",
+        "| 3.3x | 3.0 ms | 2.0x |",
+        "|  | one EM iteration | 1.0 ms (1 thr) | 200 us | 5.0x | 600 us | 3.0x |",
+        "|  | fused E-step + statistics | 600.0 ms (1 thr) | 100.0 ms | 6.0x |  |  |",
+        "|  | peak memory of fit | 100 MiB | 10 MiB | 10.0x less |  |  |",
         "| full, n=1,000 d=2 k=3, f64 | 4 / 4 | -3.2500000000 | -3.2500000001 "
         "| -1.00e-10 | 3.1e-11 (agree) | 2.0 ms / 3.0 ms |",
         "| BayesianGaussianMixture | measure | scikit-learn | fastem | speed-up |",
@@ -486,6 +490,26 @@ def test_render_rows():
     run = _synthetic_run()
     run.results = [r for r in run.results if r.case.model != "bgmm"]
     assert "random_state" not in render.render_markdown(run)
+    # oneDAL: two columns in the GaussianMixture table only, then its agreement
+    header = (
+        "| GaussianMixture | measure | scikit-learn | fastem | speed-up | oneDAL "
+        "| fastem / oneDAL speed-up |"
+    )
+    agreement = (
+        "| full, n=1,000 d=2 k=3, f64 | 4 | -3.2500004000 | -4.00e-07 | 4.4e-07 |"
+    )
+    assert lines.index(header) < lines.index(expected[0])
+    assert lines.index(expected[4]) < lines.index(agreement) < lines.index(expected[5])
+    assert "its own interpreter" in lines[4] and "reg_covar=1e-06" in lines[4]
+    for res in run.results:  # without oneDAL: no oneDAL column, table or text
+        for per in res.times.values():
+            per.pop(("onedal", 2), None)
+        res.quality.pop("onedal", None)
+    report = render.render_markdown(run)
+    assert (
+        "| GaussianMixture | measure | scikit-learn | fastem | speed-up |\n" in report
+    )
+    assert "oneDAL" not in report
 
 
 def test_best_sklearn_takes_the_faster_median():

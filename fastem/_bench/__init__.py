@@ -13,6 +13,9 @@ One module per job:
 ``memory``          peak memory of one fit, in a fresh process
 ``compile_time``    import plus first fit, in a fresh process
 ``child``           running a fresh interpreter that imports the same fastem
+``onedal``          Intel oneDAL's EM, an optional backend in an interpreter
+                    of its own (``--onedal-python``)
+``onedal_child``    the script that interpreter runs (NumPy and daal4py only)
 ``machine``         the machine and library versions of the report
 ``render``          the markdown report
 ``command``         the ``fastem bench`` command line

@@ -32,7 +32,7 @@ def child_env(extra=None):
     return env
 
 
-def run_child(args, env=None, timeout=1800, cwd=None):
+def run_child(args, env=None, timeout=1800, cwd=None, python=None):
     """Run ``python *args`` and return its last stdout line, parsed as JSON.
 
     Parameters
@@ -46,6 +46,8 @@ def run_child(args, env=None, timeout=1800, cwd=None):
     cwd : str or path, optional
         The child's working directory. With ``-c`` it comes first on
         ``sys.path``, so a checkout there would shadow ``PYTHONPATH``.
+    python : str or path, optional
+        The interpreter (default: this one, ``sys.executable``).
 
     Raises
     ------
@@ -53,7 +55,7 @@ def run_child(args, env=None, timeout=1800, cwd=None):
         When the child exits with a non-zero status (its stderr's end attached).
     """
     proc = subprocess.run(
-        [sys.executable, *args],
+        [python or sys.executable, *args],
         capture_output=True,
         text=True,
         env=child_env(env),

@@ -16,6 +16,8 @@ The protocol makes both backends do the same work:
   ``tol=0`` and a fixed ``max_iter``;
 - scikit-learn at its best setting (the faster of 1 and 2 BLAS/OpenMP threads,
   chosen per measurement), fastem on 2 numba threads;
+- oneDAL (optional, GaussianMixture 'full' and 'diag') in its own interpreter,
+  ``--onedal-python`` (see :mod:`fastem._bench.onedal`), on 2 threads;
 - per-iteration times and k-means fits to convergence as described in
   :mod:`fastem._bench.timing`.
 
@@ -34,6 +36,7 @@ from .cases import all_cases, find_data_dir, load_case_data, select_cases
 from .compile_time import run_compile
 from .machine import machine_info
 from .memory import MEMORY_ITER, measure_memory
+from .onedal import ONEDAL_PYTHON_ENV, find_onedal
 from .render import best_sklearn, fmt_mib, render_markdown
 from .results import CaseResult, Run, from_json, to_json
 from .timing import FASTEM_THREADS, run_case
@@ -44,8 +47,9 @@ def make_parser():
     parser = argparse.ArgumentParser(
         prog="fastem bench",
         description=(
-            "Time fastem against scikit-learn (and faiss for k-means) on the same "
-            "work, in one process, and print a markdown table."
+            "Time fastem against scikit-learn (and faiss for k-means, oneDAL for "
+            "GaussianMixture) on the same work, in one process, and print a "
+            "markdown table."
         ),
     )
     parser.add_argument(
@@ -94,6 +98,14 @@ def make_parser():
         "1 and 2 on a short fit of the first 200,000 rows; 'both' times both in "
         "every repeat and reports the faster",
     )
+    parser.add_argument(
+        "--onedal-python",
+        default=None,
+        metavar="PATH",
+        help="a Python that imports daal4py, to time oneDAL's EM on the 'full' and "
+        f"'diag' GaussianMixture cases (default: ${ONEDAL_PYTHON_ENV}, else this "
+        "Python; skipped with the reason when it cannot import daal4py)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip peak memory")
     parser.add_argument("--no-compile", action="store_true", help="skip compile time")
     parser.add_argument(
@@ -126,10 +138,11 @@ def _command_line(argv):
     return (program + " " + " ".join(shlex.quote(arg) for arg in args)).strip()
 
 
-def _measure(case, args, a, m, repeats, data_dir):
+def _measure(case, args, a, m, repeats, data_dir, onedal=None):
     """Run the measures of one case: timings, then peak memory per backend."""
     if "time" in case.measures:
-        res = run_case(case, a, m, repeats, data_dir, _log, args.sklearn_threads)
+        threads = args.sklearn_threads
+        res = run_case(case, a, m, repeats, data_dir, _log, threads, onedal)
     else:
         res = CaseResult(case)
         n, d = load_case_data(case, data_dir).shape
@@ -190,16 +203,26 @@ def main(argv=None):
     compile_repeats = args.compile_repeats or (1 if args.quick else 2)
     if fastem_available() is not None:
         _log(f"note: {fastem_available()}; timing scikit-learn only")
+    onedal = None
+    if any(c.model == "gmm" and "time" in c.measures for c in cases):
+        onedal = find_onedal(args.onedal_python)
+        _log(onedal.reason or f"oneDAL: daal4py {onedal.versions['daal4py']}")
     results = []
     for case in cases:
         _log(f"{case.name} ...")
-        results.append(_measure(case, args, a, m, repeats, data_dir))
+        results.append(_measure(case, args, a, m, repeats, data_dir, onedal))
     compile_times = None
     if not args.no_compile:
         _log("compile time ...")
         compile_times = run_compile(compile_repeats, log=_log)
     run = Run(
-        results, compile_times, machine_info(), _command_line(argv), a, m, repeats
+        results,
+        compile_times,
+        machine_info(onedal),
+        _command_line(argv),
+        a,
+        m,
+        repeats,
     )
     _report(run, args.markdown_out, args.json_out)
     return 0

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 
-def machine_info():
+def machine_info(onedal=None):
     """Return a dict describing the machine and the library versions.
 
     CPU model, cores, memory, OS, Python, NumPy, numba (and fastem's thread
     count), SciPy, scikit-learn, fastem (with the git commit when run from a
-    checkout), faiss and the BLAS libraries loaded.
+    checkout), faiss and the BLAS libraries loaded; daal4py when ``onedal`` (a
+    :class:`~.onedal.OneDAL`) holds the versions its interpreter reported.
     """
     import numba
     import scipy
@@ -63,7 +64,7 @@ def machine_info():
             text=True,
             timeout=10,
         ).stdout.strip()
-    return {
+    info = {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": None if mem is None else round(mem / 2**30, 1),
@@ -78,3 +79,10 @@ def machine_info():
         "faiss": faiss_version,
         "blas": "; ".join(blas) or "unknown",
     }
+    if onedal is not None and onedal.versions:
+        v = onedal.versions
+        info["daal4py"] = (
+            f"{v['daal4py']} (oneDAL; in {onedal.python}: Python {v['python']}, "
+            f"NumPy {v['numpy']})"
+        )
+    return info

@@ -3,6 +3,7 @@
 import statistics
 
 from .backends import BGMM_INIT_PARAMS, CONVERGED_MAX_ITER, CONVERGED_TOL
+from .data import REG_COVAR
 from .memory import MEMORY_ITER
 from .timing import (
     AGREEMENT_RTOL,
@@ -100,6 +101,22 @@ def _speedup(slow, fast):
     return f"{slow / fast:.1f}x"
 
 
+def _onedal_time(result, measure):
+    """Return oneDAL's median seconds of ``measure`` in ``result`` (or ``None``)."""
+    return _median(result.times.get(measure, {}).get(("onedal", FASTEM_THREADS), []))
+
+
+def _onedal_cells(onedal=None, fastem=None):
+    """Return a row's oneDAL cells: its time and fastem's speed-up (blank: none)."""
+    if onedal is None:
+        return "  |  |"
+    return f" {fmt_time(onedal)} | {_speedup(onedal, fastem)} |"
+
+
+def _has_onedal(results):
+    return any(_onedal_time(r, "iteration") is not None for r in results)
+
+
 def _case_label(result):
     case = result.case
     n, d, k = result.shape or (case.n, case.d, case.k)
@@ -117,6 +134,20 @@ def _preamble(run):
             " BayesianGaussianMixture, which takes no initial parameters, starts "
             f"on both from `init_params='{BGMM_INIT_PARAMS}'` with the same "
             "`random_state` (the same initial responsibilities)."
+        )
+    onedal = ""
+    if _has_onedal(run.results):
+        onedal = (
+            " oneDAL (daal4py's `em_gmm`, 'full' and 'diag' GaussianMixture only) "
+            "runs the same pair of fits in its own interpreter, a fresh process per "
+            "repeat after the other backends' fits, from the same weights, means "
+            "and covariances, with `accuracyThreshold=0` and 2 threads; its fit "
+            "has no final E-step (scikit-learn's and fastem's have one, for "
+            "`fit_predict`), so its iteration row is the like-for-like one. Its "
+            f"`regularizationFactor` (set to reg_covar={REG_COVAR:g}) acts only on "
+            "ill-conditioned covariances, so from the second iteration on its "
+            "fits differ from the others by about reg_covar (see its agreement "
+            "table)."
         )
     return [
         "### fastem vs scikit-learn",
@@ -138,7 +169,7 @@ def _preamble(run):
         "between the two fits' `lower_bounds_`. k-means also runs a whole fit "
         f"to convergence from the same start (`tol={CONVERGED_TOL:g}`, "
         f"scikit-learn's default; `max_iter={CONVERGED_MAX_ITER}`), its time per "
-        "iteration being its time over its number of iterations.",
+        f"iteration being its time over its number of iterations.{onedal}",
         "",
     ]
 
@@ -153,11 +184,16 @@ def _agreement(res):
 
 
 def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
-    """Return a Gaussian mixture's timing table, then its quality table."""
+    """Return a Gaussian mixture's timing table, then its quality table.
+
+    GaussianMixture's get oneDAL's columns and agreement table when oneDAL ran.
+    """
     measures = _GMM_MEASURES if estimator == "GaussianMixture" else _BGMM_MEASURES
+    onedal = estimator == "GaussianMixture" and _has_onedal(results)
     lines = [
-        f"| {estimator} | measure | scikit-learn | fastem | speed-up |",
-        "|---|---|---:|---:|---:|",
+        f"| {estimator} | measure | scikit-learn | fastem | speed-up |"
+        + (" oneDAL | fastem / oneDAL speed-up |" if onedal else ""),
+        "|---|---|---:|---:|---:|" + ("---:|---:|" if onedal else ""),
     ]
     for res in results:
         label = _case_label(res)
@@ -167,10 +203,11 @@ def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
                 continue
             sk, sk_threads = best_sklearn(per)
             fe = _median(per.get(("fastem", FASTEM_THREADS), []))
+            extra = _onedal_cells(_onedal_time(res, measure), fe) if onedal else ""
             lines.append(
                 f"| {label} | {title.format(am=max_iter)} | "
                 f"{fmt_time(sk)} ({sk_threads} thr) | {fmt_time(fe)} | "
-                f"{_speedup(sk, fe)} |"
+                f"{_speedup(sk, fe)} |{extra}"
             )
             label = ""
         mem = res.memory
@@ -180,7 +217,7 @@ def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
             ratio = _memory_ratio(sk_m.get("delta"), fe_m.get("delta"))
             lines.append(
                 f"| {label} | peak memory of fit | {_fmt_memory(sk_m)} | "
-                f"{_fmt_memory(fe_m)} | {ratio} |"
+                f"{_fmt_memory(fe_m)} | {ratio} |" + (_onedal_cells() if onedal else "")
             )
     lines.append("")
     quality = [r for r in results if r.quality]
@@ -202,6 +239,30 @@ def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
                 f"| {diff} | {_agreement(res)} | {probe if res.probe else 'n/a'} |"
             )
         lines.append("")
+    if estimator == "GaussianMixture":
+        lines += _onedal_agreement([r for r in results if "onedal" in r.quality])
+    return lines
+
+
+def _onedal_agreement(results):
+    """Return the table of oneDAL's fits against fastem's (empty: no oneDAL)."""
+    if not results:
+        return []
+    lines = [
+        "| oneDAL agreement | n_iter | oneDAL mean log-likelihood | minus fastem's "
+        "lower_bound_ | means: max abs difference from fastem |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for res in results:
+        ll, fe = res.quality["onedal"], res.quality.get("fastem")
+        diff = "n/a" if fe is None else f"{ll - fe:+.2e}"
+        means = res.means_difference.get("onedal")
+        means = "n/a" if means is None else f"{means:.1e}"
+        lines.append(
+            f"| {_case_label(res)} | {res.n_iter['onedal']} | {ll:.10f} | {diff} "
+            f"| {means} |"
+        )
+    lines.append("")
     return lines
 
 
@@ -276,9 +337,8 @@ def render_markdown(run):
     """Return the report of ``run`` (a :class:`~.results.Run`) as markdown.
 
     Medians over repeats, scikit-learn at its faster thread count, speed-ups,
-    peak memory, quality (lower bounds and their agreement, inertia), compile
-    time, the backends
-    skipped and the machine.
+    peak memory, quality (lower bounds and their agreement, inertia), oneDAL
+    where it ran, compile time, the backends skipped and the machine.
     """
     max_iter = run.warmup_iters + run.iters
     gmm = [r for r in run.results if r.case.model == "gmm"]

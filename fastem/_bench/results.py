@@ -16,7 +16,9 @@ class CaseResult:
     backend, the result
     of :func:`~.memory.measure_memory`; ``probe`` the seconds of the scikit-learn
     thread probe per thread count; ``converged_n_iter`` (k-means) the iterations
-    of the fit to convergence per backend.
+    of the fit to convergence per backend; ``means_difference`` the largest
+    absolute difference of a backend's final means from fastem's (oneDAL, whose
+    fits give no ``lower_bounds_``).
     """
 
     case: Case
@@ -29,6 +31,7 @@ class CaseResult:
     probe: dict = field(default_factory=dict)
     converged_n_iter: dict = field(default_factory=dict)
     lower_bounds: dict = field(default_factory=dict)
+    means_difference: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +78,7 @@ def to_json(run):
                 "probe": res.probe,
                 "converged_n_iter": res.converged_n_iter,
                 "lower_bounds": res.lower_bounds,
+                "means_difference": res.means_difference,
             }
         )
     if run.compile_times:
@@ -85,8 +89,8 @@ def to_json(run):
 def from_json(data):
     """Rebuild the :class:`Run` saved by :func:`to_json` (after a JSON round trip).
 
-    Files written before ``converged_n_iter`` or ``lower_bounds`` were saved read
-    back without them.
+    Files written before ``converged_n_iter``, ``lower_bounds`` or
+    ``means_difference`` were saved read back without them.
     """
     results = []
     for item in data["cases"]:
@@ -104,6 +108,7 @@ def from_json(data):
         res.probe = {int(k): v for k, v in item.get("probe", {}).items()}
         res.converged_n_iter = item.get("converged_n_iter", {})
         res.lower_bounds = item.get("lower_bounds", {})
+        res.means_difference = item.get("means_difference", {})
         results.append(res)
     compile_times = None
     if "compile" in data:

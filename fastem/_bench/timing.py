@@ -9,7 +9,12 @@
 - for k-means also a whole fit to convergence (scikit-learn's default
   ``tol=1e-4``, ``max_iter=300``) from the same start, and its time per
   iteration: k-means iterations get cheaper for fastem as the centers settle
-  (its distance bounds skip more rows), never for scikit-learn.
+  (its distance bounds skip more rows), never for scikit-learn;
+- oneDAL (GaussianMixture 'full' and 'diag', when an interpreter imports
+  daal4py): the same pair of fits in a fresh process of its own interpreter
+  after the other backends' fits of each repeat, from the same start (see
+  :mod:`.onedal`); its mean log-likelihood and the largest difference of its
+  final means from fastem's are recorded, not checked.
 """
 
 import gc
@@ -33,6 +38,7 @@ from .backends import (
 )
 from .cases import load_case_data
 from .data import inertia, initial_centers, initial_parameters
+from .onedal import OneDALError, onedal_session
 from .results import CaseResult
 
 #: Threads given to fastem (numba) and the thread counts tried for scikit-learn.
@@ -139,6 +145,41 @@ def lower_bounds_difference(fits):
     return worst
 
 
+def record(result, measure, config, seconds):
+    """Append ``seconds`` to ``result.times[measure][config]``."""
+    result.times.setdefault(measure, {}).setdefault(config, []).append(seconds)
+
+
+def time_onedal(session, result, a, m, models):
+    """Time oneDAL's pair of fits once (see :meth:`~.onedal.OneDALSession.fit_pair`).
+
+    The first time, also record oneDAL's mean log-likelihood and iterations, and
+    the largest absolute difference of its final means from those of fastem's
+    fit of the same iterations (``models["fastem"]``, when fastem ran).
+
+    Returns
+    -------
+    bool
+        ``False`` when oneDAL failed (the reason appended to ``result.notes``):
+        the case's later repeats leave it out.
+    """
+    try:
+        out = session.fit_pair(a, m)
+    except OneDALError as exc:
+        result.notes.append(f"oneDAL failed on {result.case.name}: {exc}")
+        return False
+    config = ("onedal", FASTEM_THREADS)
+    record(result, "fit", config, out["fit"])
+    record(result, "iteration", config, out["iteration"])
+    if "onedal" not in result.n_iter:
+        result.quality["onedal"] = out["lower_bound"]
+        result.n_iter["onedal"] = out["n_iter"]
+        if "fastem" in models:
+            diff = np.abs(out["means"] - models["fastem"].means_).max()
+            result.means_difference["onedal"] = float(diff)
+    return True
+
+
 def warm_up(case, X, start, pairs):
     """Compile (JIT) and touch every code path once on the first rows."""
     small = X[:WARMUP_ROWS]
@@ -174,7 +215,16 @@ def probe_sklearn(case, X, start, counts, rounds=2):
     return seconds
 
 
-def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="probe"):
+def run_case(
+    case,
+    a,
+    m,
+    repeats,
+    data_dir=None,
+    log=print,
+    sklearn_threads="probe",
+    onedal=None,
+):
     """Time every backend of ``case``; backends alternate inside each repeat.
 
     Parameters
@@ -192,6 +242,9 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
         on a 2-iteration fit of the first ``PROBE_ROWS`` rows; ``"both"`` times
         it at 1 and 2 threads in every repeat and reports the faster (exact, but
         twice the scikit-learn time); ``"1"`` or ``"2"`` fixes it.
+    onedal : OneDAL, optional
+        From :func:`~.onedal.find_onedal`: time oneDAL too where it can run the
+        case (otherwise the reason goes to the notes). ``None``: no oneDAL.
 
     Returns
     -------
@@ -202,7 +255,7 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
     X = load_case_data(case, data_dir)
     result.shape = (X.shape[0], X.shape[1], case.k)
     start = case_start(case, X)
-    mixture = case.model in ("gmm", "bgmm")
+    sk_model = None
     if case.model == "gmm":
         sk_model = sklearn_estep_model(case.covariance_type, start)
     warm_up(case, X, start, pairs)
@@ -214,65 +267,77 @@ def run_case(case, a, m, repeats, data_dir=None, log=print, sklearn_threads="pro
     elif sklearn_threads != "both":
         pairs = [c for c in pairs if c[0] != "sklearn" or c[1] == int(sklearn_threads)]
 
-    def record(measure, config, seconds):
-        result.times.setdefault(measure, {}).setdefault(config, []).append(seconds)
+    models = {}  # backend -> its fit of the first repeat (mixtures)
+    with onedal_session(case, onedal, X, start, FASTEM_THREADS, result.notes) as dal:
+        for r in range(repeats):
+            shift = r % len(pairs)
+            order = pairs[shift:] + pairs[:shift]
+            run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log)
+            if dal is not None and not time_onedal(dal, result, a, m, models):
+                dal = None  # failed: the reason is in the notes
+            log(f"  {case.name}: repeat {r + 1}/{repeats} done")
+    return result
 
-    models = {}
-    for r in range(repeats):
-        shift = r % len(pairs)
-        order = pairs[shift:] + pairs[:shift]
-        for config in order:  # fits at max_iter = a and a + m
+
+def run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log):
+    """Run repeat ``r`` of the in-process backends, in ``order``; record it.
+
+    ``order`` lists the ``(backend, threads)`` pairs; ``sk_model`` is the
+    scikit-learn model of the fused E-step (GaussianMixture only, see
+    :func:`~.backends.sklearn_estep_model`); the first repeat puts each mixture's
+    fit in ``models``. Arguments otherwise as :func:`run_case`.
+    """
+    mixture = case.model in ("gmm", "bgmm")
+    for config in order:  # fits at max_iter = a and a + m
+        backend, count = config
+        with threads(backend, count):
+            t_a, _ = timed(fit_case, case, backend, X, start, a)
+            t_am, out = timed(fit_case, case, backend, X, start, a + m)
+        record(result, "fit", config, t_am)
+        record(result, "iteration", config, (t_am - t_a) / m)
+        if r == 0 and mixture:
+            models[backend] = out
+            result.quality[backend] = float(np.asarray(out.lower_bound_).item())
+            result.lower_bounds[backend] = lower_bounds(out)
+            result.n_iter[backend] = int(out.n_iter_)
+        elif r == 0:
+            result.quality[backend] = inertia(X, out[0])
+            result.n_iter[backend] = int(out[1])
+    if case.model == "kmeans":
+        for config in order:
             backend, count = config
+            if backend == "faiss":  # no tolerance: runs a fixed niter
+                continue
             with threads(backend, count):
-                t_a, _ = timed(fit_case, case, backend, X, start, a)
-                t_am, out = timed(fit_case, case, backend, X, start, a + m)
-            record("fit", config, t_am)
-            record("iteration", config, (t_am - t_a) / m)
-            if r == 0 and mixture:
-                models[backend] = out
-                result.quality[backend] = float(np.asarray(out.lower_bound_).item())
-                result.lower_bounds[backend] = lower_bounds(out)
-                result.n_iter[backend] = int(out.n_iter_)
-            elif r == 0:
-                result.quality[backend] = inertia(X, out[0])
-                result.n_iter[backend] = int(out[1])
-        if case.model == "kmeans":
+                seconds, out = timed(
+                    fit_case,
+                    case,
+                    backend,
+                    X,
+                    start,
+                    CONVERGED_MAX_ITER,
+                    CONVERGED_TOL,
+                )
+            record(result, "converged", config, seconds)
+            record(result, "converged iteration", config, seconds / out[1])
+            result.converged_n_iter[backend] = int(out[1])
+    if r == 0 and mixture:
+        worst = lower_bounds_difference(result.lower_bounds)
+        if worst is not None and not worst <= AGREEMENT_RTOL:
+            log(
+                f"  WARNING {case.name}: lower_bounds_ differ between the "
+                f"backends (max relative difference {worst:.2e})"
+            )
+    if mixture:
+        extra = ("estep",) if case.model == "gmm" else ()
+        for measure in PREDICT_MEASURES + extra:
             for config in order:
                 backend, count = config
-                if backend == "faiss":  # no tolerance: runs a fixed niter
-                    continue
+                cov = case.covariance_type
                 with threads(backend, count):
-                    seconds, out = timed(
-                        fit_case,
-                        case,
-                        backend,
-                        X,
-                        start,
-                        CONVERGED_MAX_ITER,
-                        CONVERGED_TOL,
-                    )
-                record("converged", config, seconds)
-                record("converged iteration", config, seconds / out[1])
-                result.converged_n_iter[backend] = int(out[1])
-        if r == 0 and mixture:
-            worst = lower_bounds_difference(result.lower_bounds)
-            if worst is not None and not worst <= AGREEMENT_RTOL:
-                log(
-                    f"  WARNING {case.name}: lower_bounds_ differ between the "
-                    f"backends (max relative difference {worst:.2e})"
-                )
-        if mixture:
-            extra = ("estep",) if case.model == "gmm" else ()
-            for measure in PREDICT_MEASURES + extra:
-                for config in order:
-                    backend, count = config
-                    cov = case.covariance_type
-                    with threads(backend, count):
-                        if measure == "estep":
-                            args = (estep, backend, cov, X, start, sk_model)
-                        else:
-                            args = (getattr(models[backend], measure), X)
-                        seconds, _ = timed(*args)
-                    record(measure, config, seconds)
-        log(f"  {case.name}: repeat {r + 1}/{repeats} done")
-    return result
+                    if measure == "estep":
+                        args = (estep, backend, cov, X, start, sk_model)
+                    else:
+                        args = (getattr(models[backend], measure), X)
+                    seconds, _ = timed(*args)
+                record(result, measure, config, seconds)
