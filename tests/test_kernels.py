@@ -5,6 +5,7 @@ compared with the naive float64 reference on the same values (``X`` cast to
 float64 exactly) at float64 tolerances, whatever the input dtype.
 """
 
+import functools
 import math
 
 import naive
@@ -172,6 +173,49 @@ def test_exp_nonpositive_within_one_ulp_of_numpy():
     assert exp_nonpositive(-1e300) == 0.0
     assert exp_nonpositive(-np.inf) == 0.0
     assert np.isnan(exp_nonpositive(np.nan))
+
+
+# --- the full family's register tile ---------------------------------------------
+
+
+@functools.cache
+def _squared_tile_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import squared_tile
+
+    @jit(cache=False)
+    def call(columns, first, factors, depth, offsets, out):
+        squared_tile(columns, first, factors, depth, offsets, out)
+
+    return call
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 9])
+@pytest.mark.parametrize("first", [0, 8, 11])
+def test_squared_tile_matches_numpy(depth, first):
+    """8 columns x 4 factor columns, summed over ``depth`` rows, then squared."""
+    rng = np.random.default_rng(depth * 100 + first)
+    columns = rng.normal(size=(9, 24))
+    factors = rng.normal(size=(9, 4))
+    offsets = rng.normal(size=4)
+    out = rng.normal(size=8)
+    y = columns[:depth, first : first + 8].T @ factors[:depth] - offsets
+    expected = out + (y**2).sum(axis=1)
+    _squared_tile_caller()(columns, first, factors, depth, offsets, out)
+    assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
+
+
+def test_squared_tile_reads_only_its_rows_and_columns():
+    """Rows past ``depth`` and columns outside the 8 never enter the result."""
+    columns = np.ones((6, 16))
+    columns[2:] = np.nan  # past depth
+    columns[:, :4] = np.nan  # before first
+    columns[:, 12:] = np.nan  # after first + 8
+    factors = np.ones((6, 4))
+    factors[2:] = np.nan
+    out = np.zeros(8)
+    _squared_tile_caller()(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
+    assert_array_equal(out, np.full(8, 1.0 + 4 + 4 + 0))
 
 
 # --- corner rows ---------------------------------------------------------------

@@ -225,7 +225,6 @@ def _run(
         resp_out,
         labels_out,
         work=work,
-        uses_blas=covariance_type == "full",
     )
     return stats, totals
 
