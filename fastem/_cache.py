@@ -99,8 +99,53 @@ def _error(error):
     return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
+#: The compiled kernels' sources: every cache entry depends on all of them.
+_KERNELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels")
+
+
+def sources_stamp(directory=_KERNELS_DIR):
+    """Return the path, modification time and size of each ``.py`` file below.
+
+    Numba checks a cached kernel only against its own source file, but a kernel
+    compiles the code it calls into itself: the fused pass holds each family's
+    hooks (``full.py``, ``diag.py``, ``tied.py``) and the IR tile
+    (``_tile.py``). A checkout that changed only one of those would otherwise
+    run the old machine code. Every kernel's cache entry carries this stamp, so
+    a change to any kernel source recompiles them all once.
+
+    Parameters
+    ----------
+    directory : str, default: ``fastem/_kernels``
+
+    Returns
+    -------
+    tuple of (str, float, int)
+        In a fixed order (files of a directory, then its subdirectories, each
+        sorted); paths relative to ``directory``.
+    """
+    stamps = []
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                status = os.stat(path)
+                relative = os.path.relpath(path, directory)
+                stamps.append((relative, status.st_mtime, status.st_size))
+    return tuple(stamps)
+
+
 class _GuardedCache(FunctionCache):
-    """Numba's function cache, where a failure to load or save recompiles."""
+    """Numba's function cache, where a failure to load or save recompiles.
+
+    Its entries are also invalidated by any change to the kernel sources
+    (:func:`sources_stamp`), not only to the function's own file.
+    """
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        cache_file = self._cache_file  # Numba 0.68: the index's stamp lives here
+        cache_file._source_stamp = (cache_file._source_stamp, sources_stamp())
 
     def load_overload(self, sig, target_context):
         try:

@@ -207,7 +207,7 @@ def threads_for(n_chunks, work=None):
 RANGES_PER_THREAD = 4
 
 
-def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
+def run_chunks(kernel, n_chunks, *args, work=None):
     """Run ``kernel(first, last, *args)`` over all chunks, on several threads.
 
     Every kernel splits its rows into ``n_chunks`` fixed chunks (see
@@ -229,52 +229,45 @@ def run_chunks(kernel, n_chunks, *args, work=None, uses_blas=False):
     work : int, default=None
         The call's work (see :data:`SERIAL_WORK`): below the threshold the call
         runs on the calling thread alone.
-    uses_blas : bool, default=False
-        The kernel calls BLAS: hold BLAS at one thread during the call
-        (:func:`single_threaded_blas`), so that it does not start threads of
-        its own next to fastem's.
     """
     threads = threads_for(n_chunks, work)
-    with single_threaded_blas() if uses_blas else contextlib.nullcontext():
-        if threads == 1:
-            kernel(0, n_chunks, *args)
-            return
-        ranges = iter(
-            chunk_ranges(n_chunks, min(n_chunks, RANGES_PER_THREAD * threads))
-        )
-        lock = threading.Lock()
-        failed = []  # once a range fails (or Ctrl-C), no more ranges start
+    if threads == 1:
+        kernel(0, n_chunks, *args)
+        return
+    ranges = iter(chunk_ranges(n_chunks, min(n_chunks, RANGES_PER_THREAD * threads)))
+    lock = threading.Lock()
+    failed = []  # once a range fails (or Ctrl-C), no more ranges start
 
-        def claim_and_run():
-            while True:
-                with lock:
-                    span = None if failed else next(ranges, None)
-                if span is None:
-                    return
-                try:
-                    kernel(*span, *args)
-                except BaseException:
-                    failed.append(True)
-                    raise
+    def claim_and_run():
+        while True:
+            with lock:
+                span = None if failed else next(ranges, None)
+            if span is None:
+                return
+            try:
+                kernel(*span, *args)
+            except BaseException:
+                failed.append(True)
+                raise
 
-        pool = _executor()
-        futures = [pool.submit(claim_and_run) for _ in range(threads - 1)]
-        try:
-            claim_and_run()
-        finally:
-            concurrent.futures.wait(futures)
-        for future in futures:
-            future.result()  # re-raise a worker's exception
+    pool = _executor()
+    futures = [pool.submit(claim_and_run) for _ in range(threads - 1)]
+    try:
+        claim_and_run()
+    finally:
+        concurrent.futures.wait(futures)
+    for future in futures:
+        future.result()  # re-raise a worker's exception
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Limit BLAS to one thread while kernels on several threads call it.
+    """Limit BLAS to one thread while fastem's own threads own the cores.
 
-    The kernels call BLAS from each of their own threads; a multi-threaded BLAS
-    would oversubscribe the cores (or serialise the calls). Nested and concurrent
-    uses share one limit (threadpoolctl), which is lifted when the last one
-    exits, also when the kernel raises.
+    A fit holds it, so that the M-step's small SciPy/NumPy calls do not wake a
+    BLAS thread pool to spin against the kernels' threads on the same cores.
+    Nested and concurrent uses share one limit (threadpoolctl), which is lifted
+    when the last one exits, also when the body raises.
     """
     with _BLAS_LOCK:
         if _BLAS_STATE["depth"] == 0:

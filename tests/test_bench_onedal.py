@@ -179,6 +179,43 @@ def test_fit_pair_rejects_a_fit_that_stopped_early(monkeypatch):
     assert out["lower_bound"] == -2.0  # the total over the 200 rows
 
 
+def test_fit_pair_rejects_a_malformed_answer(monkeypatch):
+    X = data.make_blobs(200, 2, 2)
+    init = data.initial_parameters(X, 2, "full")
+    monkeypatch.setattr(onedal, "run_onedal_child", lambda *a, **k: {"n_iter": [1]})
+    with onedal.OneDALSession("python", X, init, "full", 2) as session:
+        with pytest.raises(onedal.OneDALError, match="unexpected answer"):
+            session.fit_pair(1, 2)
+
+
+def test_unwritable_input_files_become_a_note(monkeypatch):
+    """A full disk while writing X: the case gets a note, no folder is left."""
+    X = data.make_blobs(100, 2, 2)
+    init = data.initial_parameters(X, 2, "full")
+    made = []
+    real_folder = onedal.tempfile.TemporaryDirectory
+
+    def folder(**kwargs):
+        made.append(real_folder(**kwargs))
+        return made[-1]
+
+    def no_space(path, array):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onedal.tempfile, "TemporaryDirectory", folder)
+    monkeypatch.setattr(onedal.np, "save", no_space)
+    ready = onedal.OneDAL("python", versions={"daal4py": "x"})
+    notes = []
+    case = cases.gmm_case("full", 100, 2, 2)
+    with onedal.onedal_session(case, ready, X, init, 2, notes) as session:
+        assert session is None
+    assert notes == [
+        f"oneDAL failed on {case.name}: cannot write its input files: "
+        "OSError: [Errno 28] No space left on device"
+    ]
+    assert not Path(made[0].name).exists()
+
+
 def test_time_onedal_records_a_failure_as_a_note():
     class Failing:
         def fit_pair(self, a, m):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from fastem import _cache
+
 REPOSITORY = Path(__file__).parents[1]
 SCRIPT = Path(sys.executable).with_name("fastem")
 
@@ -199,3 +201,26 @@ def test_warmup_fills_an_empty_cache_that_the_next_run_loads(tmp_path):
     assert second.stdout.splitlines()[-1] == lines[-1]
     # Loaded, not compiled: Numba writes a cache file only after compiling.
     assert {path: path.stat().st_mtime_ns for path in cache.rglob("*.nb[ic]")} == files
+
+
+def test_kernel_cache_entries_depend_on_every_kernel_source(tmp_path):
+    """The fused pass holds the families' code: a change to any kernel file,
+    not only the pass's own, must make Numba's cached copy stale."""
+    (tmp_path / "pass.py").write_text("x = 1\n")
+    (tmp_path / "family").mkdir()
+    (tmp_path / "family" / "full.py").write_text("y = 2\n")
+    (tmp_path / "notes.txt").write_text("not a source\n")
+    before = _cache.sources_stamp(str(tmp_path))
+    assert sorted(path for path, *_ in before) == ["family/full.py", "pass.py"]
+    status = os.stat(tmp_path / "family" / "full.py")
+    later = status.st_mtime_ns + 2_000_000_000
+    os.utime(tmp_path / "family" / "full.py", ns=(later, later))
+    assert _cache.sources_stamp(str(tmp_path)) != before
+
+    from fastem._kernels._pass import em_pass
+
+    if not isinstance(em_pass._cache, _cache._GuardedCache):  # pragma: no cover
+        pytest.skip("kernels are not cached on disk in this environment")
+    own, kernels = em_pass._cache._cache_file._source_stamp
+    assert kernels == _cache.sources_stamp()
+    assert {"full.py", "diag.py", "tied.py", "_tile.py"} <= {p for p, *_ in kernels}

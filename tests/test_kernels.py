@@ -27,6 +27,7 @@ SHAPES = [
     (64, 1, 3),  # one feature, several components
     (200, 7, 1),  # one component, odd d
     (3000, 16, 2),  # several row chunks, d a multiple of 4
+    (300, 17, 3),  # d past a multiple of 4 and of the full tile's 8 rows
 ]
 
 
@@ -190,7 +191,7 @@ def _squared_tile_caller():
     return call
 
 
-@pytest.mark.parametrize("depth", [1, 2, 5, 9])
+@pytest.mark.parametrize("depth", [0, 1, 2, 5, 9])
 @pytest.mark.parametrize("first", [0, 8, 11])
 def test_squared_tile_matches_numpy(depth, first):
     """8 columns x 4 factor columns, summed over ``depth`` rows, then squared."""
@@ -203,6 +204,17 @@ def test_squared_tile_matches_numpy(depth, first):
     expected = out + (y**2).sum(axis=1)
     _squared_tile_caller()(columns, first, factors, depth, offsets, out)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
+
+
+def test_squared_tile_names_what_it_takes():
+    from numba.core.errors import TypingError
+
+    call = _squared_tile_caller()
+    columns = np.zeros((4, 8))
+    with pytest.raises(TypingError, match="C-contiguous float64"):
+        call(columns.T.copy().T, 0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(8))
+    with pytest.raises(TypingError, match="int64 first, depth"):
+        call(columns, 0.0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(8))
 
 
 def test_squared_tile_reads_only_its_rows_and_columns():

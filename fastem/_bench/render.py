@@ -146,8 +146,8 @@ def _preamble(run):
             "`fit_predict`), so its iteration row is the like-for-like one. Its "
             f"`regularizationFactor` (set to reg_covar={REG_COVAR:g}) acts only on "
             "ill-conditioned covariances, so from the second iteration on its "
-            "fits differ from the others by about reg_covar (see its agreement "
-            "table)."
+            "fits drift from the others, more with every iteration (see its "
+            "agreement table)."
         )
     return [
         "### fastem vs scikit-learn",

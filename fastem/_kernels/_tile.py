@@ -17,6 +17,7 @@ and cached with it.
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 _F64 = ir.DoubleType()
@@ -64,6 +65,8 @@ def _c_float64(array, ndim):
 def _tile_sums(context, builder, columns, first, factors, depth):
     """Emit the tile's loop; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
 
+    The sums are zero when ``depth <= 0``.
+
     ``columns`` and ``factors`` are ``(type, value)`` pairs of 2-D arrays.
     """
     column_base, column_step = _row_pointer(context, builder, *columns, _I64(0))
@@ -73,7 +76,7 @@ def _tile_sums(context, builder, columns, first, factors, depth):
     entry = builder.block
     loop = builder.append_basic_block("tile.loop")
     done = builder.append_basic_block("tile.done")
-    builder.branch(loop)
+    builder.cbranch(builder.icmp_signed(">", depth, _I64(0)), loop, done)
     builder.position_at_end(loop)
     i = builder.phi(_I64)
     i.add_incoming(_I64(0), entry)
@@ -97,7 +100,13 @@ def _tile_sums(context, builder, columns, first, factors, depth):
         phi.add_incoming(value, loop)
     builder.cbranch(builder.icmp_signed("<", i_next, depth), loop, done)
     builder.position_at_end(done)
-    return updated
+    totals = []
+    for value in updated:  # zero when the loop did not run (depth <= 0)
+        phi = builder.phi(_V4)
+        phi.add_incoming(_ZERO4, entry)
+        phi.add_incoming(value, loop)
+        totals.append(phi)
+    return totals
 
 
 def _fma(builder):
@@ -110,24 +119,31 @@ def _fma(builder):
 def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
     """Add ``sum_j (sum_i columns[i, c] factors[i, j] - offsets[j])^2`` into ``out``.
 
-    For 8 consecutive columns ``c = first .. first + 7`` of ``columns`` and the
-    4 columns ``j`` of ``factors``, with ``i`` over the first ``depth`` rows (at
-    least 1). ``out[c - first] += ...``.
+    For the 8 consecutive columns ``c = first .. first + 7`` of ``columns`` and
+    the 4 columns ``j`` of ``factors``, with ``i`` over the first ``depth`` rows
+    (none when ``depth <= 0``): ``out[c - first] += ...``. Compiled code only.
+    Nothing is bounds-checked: the caller guarantees the sizes below.
 
-    Parameters (compiled code only; all float64, C-contiguous)
+    Parameters
     ----------
-    columns : 2-D array, rows ``i``; at least ``first + 8`` columns.
+    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
     first : int64
-    factors : 2-D array of shape (>= depth, 4): ``factors[i, j]``.
+    factors : ndarray of shape (>= depth, 4), float64, C-contiguous
+        ``factors[i, j]``.
     depth : int64
-    offsets : 1-D array of length 4.
-    out : 1-D array of length 8.
+    offsets : ndarray of shape (4,), float64, C-contiguous
+    out : ndarray of shape (8,), float64, C-contiguous
     """
     arrays = (columns, 2), (factors, 2), (offsets, 1), (out, 1)
     if not all(_c_float64(array, ndim) for array, ndim in arrays):
-        return None
+        raise TypingError(
+            "squared_tile takes C-contiguous float64 arrays: columns and factors "
+            f"2-D, offsets and out 1-D; got {columns}, {factors}, {offsets}, {out}"
+        )
     if first != types.int64 or depth != types.int64:
-        return None
+        raise TypingError(
+            f"squared_tile takes int64 first, depth; got {first}, {depth}"
+        )
     signature = types.void(columns, first, factors, depth, offsets, out)
 
     def codegen(context, builder, sig, args):

@@ -33,8 +33,9 @@ from .._config import jit
 from ._pass import register_family
 from ._tile import TILE_COLUMNS, TILE_ROWS, squared_tile
 
-#: Rows per block: a multiple of the tile's ``TILE_COLUMNS`` (8) rows.
-BLOCK = 128
+#: Rows per block (128): a multiple of the tile's 8 columns, which it reads and
+#: writes without bounds checks.
+BLOCK = 16 * TILE_COLUMNS
 
 
 def _tiles(n_features):
