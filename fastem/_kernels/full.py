@@ -148,15 +148,19 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
         for b in range(n_rows):
             total += r[b]
         buffer[k] += total
+        # The deviations first, their sum after: the sum in the same loop is
+        # one chain of dependent adds (its latency, not the adds, set the pace).
         for j in range(n_features):
             m = means[k, j]
-            t = 0.0
             for b in range(n_rows):
                 d = xt[j, b] - m
-                w = r[b] * d
                 dev[j, b] = d
-                wdev[j, b] = w
-                t += w
+                wdev[j, b] = r[b] * d
+        for j in range(n_features):
+            row = wdev[j]
+            t = 0.0
+            for b in range(n_rows):
+                t += row[b]
             buffer[s1_at + k * n_features + j] += t
         s2 = s2_at + k * n_padded * n_padded
         for j in range(0, n_features, 2):

@@ -76,10 +76,24 @@ def _log_density(model, xt, log_norm, work, logp):
             c = chol[i, j]
             for b in range(n_rows):
                 y[j, b] += c * xc[i, b]
+    n_fours = n_features - n_features % 4
     for k in range(n_components):
         for b in range(n_rows):
             logp[k, b] = 0.0
-        for j in range(n_features):
+        # Four features per sweep: each row's running sum is loaded and stored
+        # once per four features instead of once per feature.
+        for j in range(0, n_fours, 4):
+            p0 = proj[k, j]
+            p1 = proj[k, j + 1]
+            p2 = proj[k, j + 2]
+            p3 = proj[k, j + 3]
+            for b in range(n_rows):
+                t0 = y[j, b] - p0
+                t1 = y[j + 1, b] - p1
+                t2 = y[j + 2, b] - p2
+                t3 = y[j + 3, b] - p3
+                logp[k, b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        for j in range(n_fours, n_features):
             p = proj[k, j]
             for b in range(n_rows):
                 t = y[j, b] - p
