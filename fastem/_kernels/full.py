@@ -17,7 +17,7 @@ per row):
   column (the zero lower triangle is skipped but for the tile's own corner), and
   the squares of ``y`` added straight into the log-densities. For d=16 that is
   160 multiply-adds per row and component (136 for the exact triangle), at about
-  three quarters of one core's peak.
+  70% of one core's peak.
 - M-step: ``x - mu_k`` is formed exactly and the scatter about ``mu_k`` is
   accumulated with 2 x 4 tiles of vectorised reductions over the block's rows.
 
