@@ -98,6 +98,24 @@ def test_no_interpreter_gives_the_reason():
     )
 
 
+@pytest.mark.parametrize("garbage", ["directory", "not python", "prints text"])
+def test_an_interpreter_that_is_no_python_gives_the_reason(tmp_path, garbage):
+    """A folder, a program that fails, a program whose output is not JSON."""
+    path = tmp_path / "python"
+    if garbage == "directory":
+        path.mkdir()
+    else:
+        body = "exit 3" if garbage == "not python" else "echo hello; exit 0"
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    found = onedal.find_onedal(str(path))
+    assert found.versions == {}
+    assert found.reason.startswith(
+        f"oneDAL unavailable: {path} cannot import daal4py: "
+    )
+    assert "\n" not in found.reason
+
+
 def test_the_environment_variable_names_the_interpreter(monkeypatch):
     monkeypatch.setenv(onedal.ONEDAL_PYTHON_ENV, "/nonexistent/env-python")
     found = onedal.find_onedal()
