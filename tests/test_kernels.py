@@ -191,17 +191,26 @@ def _squared_tile_caller():
     return call
 
 
-@pytest.mark.parametrize("depth", [0, 1, 2, 5, 9])
+def _corner_mask(depth, rows):
+    """``mask[i, j]``: whether the tile multiplies ``factors[i, j]``."""
+    i, j = np.indices((rows, 4))
+    return (i < depth) & (i <= depth - 4 + j)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 4, 5, 9])
 @pytest.mark.parametrize("first", [0, 8, 11])
 def test_squared_tile_matches_numpy(depth, first):
-    """8 columns x 4 factor columns, summed over ``depth`` rows, then squared."""
+    """8 columns x 4 factor columns, summed over ``depth`` rows (the last 4 an
+    upper-triangular corner), then squared."""
     rng = np.random.default_rng(depth * 100 + first)
     columns = rng.normal(size=(9, 24))
     factors = rng.normal(size=(9, 4))
     offsets = rng.normal(size=4)
     out = rng.normal(size=8)
-    y = columns[:depth, first : first + 8].T @ factors[:depth] - offsets
+    mask = _corner_mask(depth, 9)
+    y = columns[:, first : first + 8].T @ np.where(mask, factors, 0.0) - offsets
     expected = out + (y**2).sum(axis=1)
+    factors[~mask] = np.nan  # never read
     _squared_tile_caller()(columns, first, factors, depth, offsets, out)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
@@ -218,16 +227,69 @@ def test_squared_tile_names_what_it_takes():
 
 
 def test_squared_tile_reads_only_its_rows_and_columns():
-    """Rows past ``depth`` and columns outside the 8 never enter the result."""
+    """Rows past ``depth``, the corner's lower triangle and columns outside the
+    8 never enter the result."""
     columns = np.ones((6, 16))
     columns[2:] = np.nan  # past depth
     columns[:, :4] = np.nan  # before first
     columns[:, 12:] = np.nan  # after first + 8
     factors = np.ones((6, 4))
     factors[2:] = np.nan
+    factors[~_corner_mask(2, 6)] = np.nan
     out = np.zeros(8)
     _squared_tile_caller()(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
-    assert_array_equal(out, np.full(8, 1.0 + 4 + 4 + 0))
+    # depth 2: row 0 is the corner's third row (columns 2, 3), row 1 its last.
+    assert_array_equal(out, np.full(8, 1.0 + 0 + 1 + 0))
+
+
+@functools.cache
+def _product_tile_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import product_tile
+
+    @jit(cache=False)
+    def call(left, top, right, first, buffer, at0, at1):
+        product_tile(left, top, right, first, buffer, at0, at1)
+
+    return call
+
+
+@pytest.mark.parametrize("n_columns", [0, 4, 12, 128])
+@pytest.mark.parametrize(("top", "first"), [(0, 0), (3, 1), (4, 2)])
+def test_product_tile_matches_numpy(n_columns, top, first):
+    """2 x 4 sums of row products, added into two places of a flat buffer;
+    nothing else of the buffer changes."""
+    rng = np.random.default_rng(n_columns + 10 * top + first)
+    left = rng.normal(size=(6, n_columns))
+    right = rng.normal(size=(7, n_columns))
+    buffer = rng.normal(size=20)
+    expected = buffer.copy()
+    products = left[top : top + 2] @ right[first : first + 4].T
+    expected[3:7] += products[0]
+    expected[12:16] += products[1]
+    _product_tile_caller()(left, top, right, first, buffer, 3, 12)
+    assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
+
+
+def test_product_tile_reads_only_its_rows():
+    left = np.full((4, 8), np.nan)
+    left[1:3] = 1.0
+    right = np.full((6, 8), np.nan)
+    right[2:] = np.arange(4.0)[:, None]
+    buffer = np.zeros(8)
+    _product_tile_caller()(left, 1, right, 2, buffer, 0, 4)
+    assert_array_equal(buffer, np.tile(8.0 * np.arange(4.0), 2))
+
+
+def test_product_tile_names_what_it_takes():
+    from numba.core.errors import TypingError
+
+    call = _product_tile_caller()
+    rows = np.zeros((4, 8))
+    with pytest.raises(TypingError, match="C-contiguous float64"):
+        call(rows, 0, rows.astype(np.float32), 0, np.zeros(8), 0, 4)
+    with pytest.raises(TypingError, match="int64 top, first, at0, at1"):
+        call(rows, 0, rows, 0, np.zeros(8), 0.0, 4)
 
 
 # --- corner rows ---------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""A register-blocked multiply-add tile, written in LLVM IR.
+"""Register-blocked multiply-add tiles, written in LLVM IR.
 
 LLVM vectorises Numba's loops one innermost loop at a time. For a small matrix
 product that means either memory-resident partial sums (a load and a store per
 multiply-add) or, when the reduction loop is innermost, vectorising that loop
-with gathers. :func:`squared_tile` writes the tile that a BLAS micro-kernel would
-use instead: eight 4-wide float64 accumulators held in registers across the
-whole reduction, fed per step by two vector loads and four broadcasts, so that
-the two FMA units stay busy (8 multiply-adds per cycle per core). The tile ends in
-the full family's E-step: the squared distances it needs are added into the
-log-densities straight from the registers (:func:`squared_tile`).
+with gathers. The two tiles here are what a BLAS micro-kernel would use
+instead: eight 4-wide float64 accumulators held in registers across the whole
+reduction, so that the two FMA units stay busy (8 multiply-adds per cycle per
+core).
 
-It is an ``@intrinsic``: its IR goes straight into the calling kernel, compiled
-and cached with it.
+- :func:`squared_tile` (the full family's E-step): 8 rows of data against 4
+  columns of a triangular factor, fed per step by two vector loads and four
+  broadcasts; the squared distances are added into the log-densities straight
+  from the registers.
+- :func:`product_tile` (the full family's scatter): 2 x 4 sums of products of
+  rows, reduced along the rows with 4 lanes per accumulator, fed per step by
+  six vector loads.
+
+They are ``@intrinsic``s: their IR goes straight into the calling kernel,
+compiled and cached with it.
 """
 
 from llvmlite import ir
@@ -63,9 +69,12 @@ def _c_float64(array, ndim):
 
 
 def _tile_sums(context, builder, columns, first, factors, depth):
-    """Emit the tile's loop; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
+    """Emit the tile's loops; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
 
-    The sums are zero when ``depth <= 0``.
+    Rows ``i < depth - 4`` multiply all 4 factor columns; the last 4 rows are
+    the triangle's corner, where row ``depth - 4 + q`` multiplies only columns
+    ``j >= q`` (rows before row 0 are skipped). The sums are zero when
+    ``depth <= 0``.
 
     ``columns`` and ``factors`` are ``(type, value)`` pairs of 2-D arrays.
     """
@@ -73,40 +82,59 @@ def _tile_sums(context, builder, columns, first, factors, depth):
     column_base = builder.gep(column_base, [first])
     factor_base, factor_step = _row_pointer(context, builder, *factors, _I64(0))
     fma = _fma(builder)
+
+    def step(i, sums, skip):
+        column = builder.gep(column_base, [builder.mul(i, column_step)])
+        low = _load4(builder, column)
+        high = _load4(builder, builder.gep(column, [_I64(4)]))
+        factor = builder.gep(factor_base, [builder.mul(i, factor_step)])
+        updated = list(sums)
+        for j in range(skip, TILE_ROWS):
+            u = _splat(builder, builder.load(builder.gep(factor, [_I64(j)])))
+            updated[2 * j] = builder.call(fma, [low, u, sums[2 * j]])
+            updated[2 * j + 1] = builder.call(fma, [high, u, sums[2 * j + 1]])
+        return updated
+
+    def merge(pairs):
+        """Phi of the sums arriving from each (block, sums) pair."""
+        merged = []
+        for index in range(2 * TILE_ROWS):
+            phi = builder.phi(_V4)
+            for block, sums in pairs:
+                phi.add_incoming(sums[index], block)
+            merged.append(phi)
+        return merged
+
+    full_rows = builder.sub(depth, _I64(TILE_ROWS))
     entry = builder.block
     loop = builder.append_basic_block("tile.loop")
-    done = builder.append_basic_block("tile.done")
-    builder.cbranch(builder.icmp_signed(">", depth, _I64(0)), loop, done)
+    after = builder.append_basic_block("tile.corner")
+    builder.cbranch(builder.icmp_signed(">", full_rows, _I64(0)), loop, after)
     builder.position_at_end(loop)
     i = builder.phi(_I64)
     i.add_incoming(_I64(0), entry)
-    sums = []
-    for _ in range(2 * TILE_ROWS):
-        phi = builder.phi(_V4)
-        phi.add_incoming(_ZERO4, entry)
-        sums.append(phi)
-    column = builder.gep(column_base, [builder.mul(i, column_step)])
-    low = _load4(builder, column)
-    high = _load4(builder, builder.gep(column, [_I64(4)]))
-    factor = builder.gep(factor_base, [builder.mul(i, factor_step)])
-    updated = []
-    for j in range(TILE_ROWS):
-        u = _splat(builder, builder.load(builder.gep(factor, [_I64(j)])))
-        updated.append(builder.call(fma, [low, u, sums[2 * j]]))
-        updated.append(builder.call(fma, [high, u, sums[2 * j + 1]]))
+    phis = merge([(entry, [_ZERO4] * (2 * TILE_ROWS))])
+    updated = step(i, phis, 0)
     i_next = builder.add(i, _I64(1))
     i.add_incoming(i_next, loop)
-    for phi, value in zip(sums, updated, strict=True):
+    for phi, value in zip(phis, updated, strict=True):
         phi.add_incoming(value, loop)
-    builder.cbranch(builder.icmp_signed("<", i_next, depth), loop, done)
-    builder.position_at_end(done)
-    totals = []
-    for value in updated:  # zero when the loop did not run (depth <= 0)
-        phi = builder.phi(_V4)
-        phi.add_incoming(_ZERO4, entry)
-        phi.add_incoming(value, loop)
-        totals.append(phi)
-    return totals
+    builder.cbranch(builder.icmp_signed("<", i_next, full_rows), loop, after)
+    builder.position_at_end(after)
+    sums = merge([(entry, [_ZERO4] * (2 * TILE_ROWS)), (loop, updated)])
+    for q in range(TILE_ROWS):
+        row = builder.add(full_rows, _I64(q))
+        before = builder.block
+        body = builder.append_basic_block(f"tile.corner{q}")
+        joined = builder.append_basic_block(f"tile.corner{q}.done")
+        builder.cbranch(builder.icmp_signed(">=", row, _I64(0)), body, joined)
+        builder.position_at_end(body)
+        stepped = step(row, sums, q)
+        body_end = builder.block
+        builder.branch(joined)
+        builder.position_at_end(joined)
+        sums = merge([(before, sums), (body_end, stepped)])
+    return sums
 
 
 def _fma(builder):
@@ -121,8 +149,12 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
 
     For the 8 consecutive columns ``c = first .. first + 7`` of ``columns`` and
     the 4 columns ``j`` of ``factors``, with ``i`` over the first ``depth`` rows
-    (none when ``depth <= 0``): ``out[c - first] += ...``. Compiled code only.
-    Nothing is bounds-checked: the caller guarantees the sizes below.
+    (none when ``depth <= 0``): ``out[c - first] += ...``. The factors are the
+    columns of an upper-triangular matrix whose diagonal ends in the last row:
+    ``factors[i, j]`` with ``i > depth - 4 + j`` is taken as zero and never read
+    (6 of the 16 products of the last 4 rows are skipped; skipping a product
+    with zero changes no bit of the sums). Compiled code only. Nothing is
+    bounds-checked: the caller guarantees the sizes below.
 
     Parameters
     ----------
@@ -169,6 +201,125 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
             total_high = builder.call(fma, [y_high, y_high, total_high])
         _store4(builder, total_low, out_ptr)
         _store4(builder, total_high, builder.gep(out_ptr, [_I64(4)]))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+def _sum_lanes(builder, a, b, c, d):
+    """Return ``[sum(a), sum(b), sum(c), sum(d)]`` of four 4-vectors.
+
+    Pairwise, in a fixed order: lanes (0 + 1) + (2 + 3) of each vector.
+    """
+
+    def mask(values):
+        return ir.Constant(ir.VectorType(_I32, 4), values)
+
+    ab = builder.fadd(
+        builder.shuffle_vector(a, b, mask([0, 4, 2, 6])),
+        builder.shuffle_vector(a, b, mask([1, 5, 3, 7])),
+    )
+    cd = builder.fadd(
+        builder.shuffle_vector(c, d, mask([0, 4, 2, 6])),
+        builder.shuffle_vector(c, d, mask([1, 5, 3, 7])),
+    )
+    return builder.fadd(
+        builder.shuffle_vector(ab, cd, mask([0, 1, 4, 5])),
+        builder.shuffle_vector(ab, cd, mask([2, 3, 6, 7])),
+    )
+
+
+@intrinsic
+def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
+    """Add a 2 x 4 block of row products of two arrays into ``buffer``.
+
+    ``buffer[at0 + c] += sum_b left[top, b] right[first + c, b]`` and
+    ``buffer[at1 + c] += sum_b left[top + 1, b] right[first + c, b]`` for
+    ``c = 0 .. 3`` and ``b`` over all ``left.shape[1]`` columns. Eight 4-wide
+    accumulators (4 columns ``b`` per lane group) stay in registers across the
+    whole reduction, each step loading 6 vectors for 8 fused multiply-adds; the
+    lanes are summed once at the end, in a fixed order. Compiled code only.
+    Nothing is bounds-checked: the caller guarantees the sizes below.
+
+    Parameters
+    ----------
+    left : ndarray of shape (>= top + 2, m), float64, C-contiguous
+        ``m`` a multiple of 4.
+    top : int64
+    right : ndarray of shape (>= first + 4, >= m), float64, C-contiguous
+    first : int64
+    buffer : ndarray of shape (>= max(at0, at1) + 4,), float64, C-contiguous
+    at0, at1 : int64
+    """
+    arrays = (left, 2), (right, 2), (buffer, 1)
+    if not all(_c_float64(array, ndim) for array, ndim in arrays):
+        raise TypingError(
+            "product_tile takes C-contiguous float64 arrays: left and right 2-D, "
+            f"buffer 1-D; got {left}, {right}, {buffer}"
+        )
+    if any(value != types.int64 for value in (top, first, at0, at1)):
+        raise TypingError(
+            f"product_tile takes int64 top, first, at0, at1; got {top}, {first}, "
+            f"{at0}, {at1}"
+        )
+    signature = types.void(left, top, right, first, buffer, at0, at1)
+
+    def codegen(context, builder, sig, args):
+        left_v, top_v, right_v, first_v, buffer_v, at0_v, at1_v = args
+        left_view = context.make_array(sig.args[0])(context, builder, left_v)
+        n_columns = cgutils.unpack_tuple(builder, left_view.shape)[1]
+        steps = builder.sdiv(n_columns, _I64(4))
+        left_base, left_step = _row_pointer(
+            context, builder, sig.args[0], left_v, top_v
+        )
+        right_base, right_step = _row_pointer(
+            context, builder, sig.args[2], right_v, first_v
+        )
+        lefts = [left_base, builder.gep(left_base, [left_step])]
+        rights = [right_base]
+        for _ in range(3):
+            rights.append(builder.gep(rights[-1], [right_step]))
+        fma = _fma(builder)
+        entry = builder.block
+        loop = builder.append_basic_block("product.loop")
+        done = builder.append_basic_block("product.done")
+        builder.cbranch(builder.icmp_signed(">", steps, _I64(0)), loop, done)
+        builder.position_at_end(loop)
+        step = builder.phi(_I64)
+        step.add_incoming(_I64(0), entry)
+        sums = []
+        for _ in range(8):
+            phi = builder.phi(_V4)
+            phi.add_incoming(_ZERO4, entry)
+            sums.append(phi)
+        offset = builder.mul(step, _I64(4))
+        left_values = [_load4(builder, builder.gep(p, [offset])) for p in lefts]
+        right_values = [_load4(builder, builder.gep(p, [offset])) for p in rights]
+        updated = []
+        for r in range(2):
+            for c in range(4):
+                updated.append(
+                    builder.call(
+                        fma, [left_values[r], right_values[c], sums[4 * r + c]]
+                    )
+                )
+        step_next = builder.add(step, _I64(1))
+        step.add_incoming(step_next, loop)
+        for phi, value in zip(sums, updated, strict=True):
+            phi.add_incoming(value, loop)
+        builder.cbranch(builder.icmp_signed("<", step_next, steps), loop, done)
+        builder.position_at_end(done)
+        totals = []
+        for value in updated:
+            phi = builder.phi(_V4)
+            phi.add_incoming(_ZERO4, entry)
+            phi.add_incoming(value, loop)
+            totals.append(phi)
+        out = context.make_array(sig.args[4])(context, builder, buffer_v).data
+        for r, at in enumerate((at0_v, at1_v)):
+            pointer = builder.gep(out, [at])
+            row = _sum_lanes(builder, *totals[4 * r : 4 * r + 4])
+            _store4(builder, builder.fadd(_load4(builder, pointer), row), pointer)
         return context.get_dummy_value()
 
     return signature, codegen
