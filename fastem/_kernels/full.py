@@ -158,15 +158,11 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
         for j in range(n_features):
             m = means[k, j]
             row = scaled[j]
-            for b in range(n_rows):
-                row[b] = (xt[j, b] - m) * root[b]
-        # The sums after, in a loop of their own: in the loop above they would
-        # be one chain of dependent adds (its latency would set the pace).
-        for j in range(n_features):
-            row = scaled[j]
             t = 0.0
             for b in range(n_rows):
-                t += root[b] * row[b]
+                v = (xt[j, b] - m) * root[b]
+                row[b] = v
+                t += root[b] * v
             buffer[s1_at + k * n_features + j] += t
         s2 = s2_at + k * n_padded * n_padded
         for j in range(0, n_features, 2):
