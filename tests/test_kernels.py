@@ -292,6 +292,96 @@ def test_product_tile_names_what_it_takes():
         call(rows, 0, rows, 0, np.zeros(8), 0.0, 4)
 
 
+@functools.cache
+def _difference_tile_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import difference_tile
+
+    @jit(cache=False)
+    def call(columns, first, factors, depth, base, top, scale, out):
+        difference_tile(columns, first, factors, depth, base, top, scale, out)
+
+    return call
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 7])
+@pytest.mark.parametrize(("first", "top"), [(0, 0), (8, 2)])
+def test_difference_tile_matches_numpy(depth, first, top):
+    """Writes (base - columns^T factors) * scale into 4 x 8 entries of out,
+    every row of ``columns`` below ``depth`` counted (no triangle), and nothing
+    else of ``out``."""
+    rng = np.random.default_rng(depth * 10 + first + top)
+    columns = rng.normal(size=(8, 24))
+    columns[depth:] = np.nan  # never read
+    factors = rng.normal(size=(8, 4))
+    base = rng.normal(size=(7, 24))
+    scale = rng.normal(size=24)
+    out = rng.normal(size=(7, 24))
+    expected = out.copy()
+    product = np.nan_to_num(columns[:depth, first : first + 8]).T @ factors[:depth]
+    expected[top : top + 4, first : first + 8] = (
+        base[top : top + 4, first : first + 8] - product.T
+    ) * scale[first : first + 8]
+    _difference_tile_caller()(columns, first, factors, depth, base, top, scale, out)
+    assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
+
+
+def test_difference_tile_in_place():
+    """``base`` and ``out`` may be one array."""
+    rng = np.random.default_rng(5)
+    columns = rng.normal(size=(3, 8))
+    factors = rng.normal(size=(3, 4))
+    rows = rng.normal(size=(4, 8))
+    expected = rows - factors.T @ columns
+    _difference_tile_caller()(columns, 0, factors, 3, rows, 0, np.ones(8), rows)
+    assert_allclose(rows, expected, rtol=1e-14, atol=1e-14)
+
+
+@functools.cache
+def _triangular_tile_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import triangular_tile
+
+    @jit(cache=False)
+    def call(columns, first, factors, depth, out, top):
+        triangular_tile(columns, first, factors, depth, out, top)
+
+    return call
+
+
+@pytest.mark.parametrize("depth", [1, 4, 5, 8])
+@pytest.mark.parametrize(("first", "top"), [(0, 0), (16, 4)])
+def test_triangular_tile_matches_numpy(depth, first, top):
+    """4 x 8 entries of the product with the corner's lower triangle skipped
+    (never read); the rest of ``out`` untouched."""
+    rng = np.random.default_rng(depth + first + top)
+    columns = rng.normal(size=(9, 24))
+    factors = rng.normal(size=(9, 4))
+    mask = _corner_mask(depth, 9)
+    product = columns[:, first : first + 8].T @ np.where(mask, factors, 0.0)
+    factors[~mask] = np.nan
+    out = rng.normal(size=(9, 24))
+    expected = out.copy()
+    expected[top : top + 4, first : first + 8] = product.T
+    _triangular_tile_caller()(columns, first, factors, depth, out, top)
+    assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
+
+
+def test_new_tiles_name_what_they_take():
+    from numba.core.errors import TypingError
+
+    rows = np.zeros((4, 8))
+    row = np.zeros(8)
+    with pytest.raises(TypingError, match="difference_tile takes C-contiguous"):
+        _difference_tile_caller()(rows, 0, rows.T, 4, rows, 0, row, rows)
+    with pytest.raises(TypingError, match="int64 first, depth, top"):
+        _difference_tile_caller()(rows, 0, rows, 4.0, rows, 0, row, rows)
+    with pytest.raises(TypingError, match="triangular_tile takes 2-D"):
+        _triangular_tile_caller()(rows, 0, row, 4, rows, 0)
+    with pytest.raises(TypingError, match="int64 first, depth, top"):
+        _triangular_tile_caller()(rows, 0, rows, 4, rows, 0.0)
+
+
 # --- corner rows ---------------------------------------------------------------
 
 

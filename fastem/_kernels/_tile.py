@@ -68,13 +68,13 @@ def _c_float64(array, ndim):
     )
 
 
-def _tile_sums(context, builder, columns, first, factors, depth):
+def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
     """Emit the tile's loops; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
 
-    Rows ``i < depth - 4`` multiply all 4 factor columns; the last 4 rows are
-    the triangle's corner, where row ``depth - 4 + q`` multiplies only columns
-    ``j >= q`` (rows before row 0 are skipped). The sums are zero when
-    ``depth <= 0``.
+    With ``corner``, rows ``i < depth - 4`` multiply all 4 factor columns and
+    the last 4 rows are the triangle's corner, where row ``depth - 4 + q``
+    multiplies only columns ``j >= q`` (rows before row 0 are skipped); without
+    it every row multiplies all 4. The sums are zero when ``depth <= 0``.
 
     ``columns`` and ``factors`` are ``(type, value)`` pairs of 2-D arrays.
     """
@@ -105,7 +105,7 @@ def _tile_sums(context, builder, columns, first, factors, depth):
             merged.append(phi)
         return merged
 
-    full_rows = builder.sub(depth, _I64(TILE_ROWS))
+    full_rows = builder.sub(depth, _I64(TILE_ROWS)) if corner else depth
     entry = builder.block
     loop = builder.append_basic_block("tile.loop")
     after = builder.append_basic_block("tile.corner")
@@ -122,7 +122,7 @@ def _tile_sums(context, builder, columns, first, factors, depth):
     builder.cbranch(builder.icmp_signed("<", i_next, full_rows), loop, after)
     builder.position_at_end(after)
     sums = merge([(entry, [_ZERO4] * (2 * TILE_ROWS)), (loop, updated)])
-    for q in range(TILE_ROWS):
+    for q in range(TILE_ROWS if corner else 0):
         row = builder.add(full_rows, _I64(q))
         before = builder.block
         body = builder.append_basic_block(f"tile.corner{q}")
@@ -320,6 +320,131 @@ def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
             pointer = builder.gep(out, [at])
             row = _sum_lanes(builder, *totals[4 * r : 4 * r + 4])
             _store4(builder, builder.fadd(_load4(builder, pointer), row), pointer)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def difference_tile(typingctx, columns, first, factors, depth, base, top, scale, out):
+    """Write ``(base - sum_i columns[i] factors[i]) * scale`` for 4 x 8 entries.
+
+    ``out[top + j, c] = (base[top + j, c] - sum_{i < depth} columns[i, c]
+    factors[i, j]) * scale[c]`` for the 4 columns ``j`` of ``factors`` and the
+    8 consecutive columns ``c = first .. first + 7``: a small matrix product
+    (the transposed factors times 8 columns of ``columns``) subtracted from
+    ``base``, with the same register tile as :func:`squared_tile` but no
+    triangle. Compiled code only. Nothing is bounds-checked: the caller
+    guarantees the sizes below.
+
+    Parameters
+    ----------
+    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
+    first : int64
+    factors : ndarray of shape (>= depth, 4), float64, C-contiguous
+    depth : int64
+    base, out : ndarray of shape (>= top + 4, >= first + 8), float64, C-contiguous
+        May be the same array.
+    top : int64
+    scale : ndarray of shape (>= first + 8,), float64, C-contiguous
+    """
+    arrays = (columns, 2), (factors, 2), (base, 2), (scale, 1), (out, 2)
+    if not all(_c_float64(array, ndim) for array, ndim in arrays):
+        raise TypingError(
+            "difference_tile takes C-contiguous float64 arrays: columns, factors, "
+            f"base and out 2-D, scale 1-D; got {columns}, {factors}, {base}, "
+            f"{scale}, {out}"
+        )
+    if any(value != types.int64 for value in (first, depth, top)):
+        raise TypingError(
+            f"difference_tile takes int64 first, depth, top; got {first}, "
+            f"{depth}, {top}"
+        )
+    signature = types.void(columns, first, factors, depth, base, top, scale, out)
+
+    def codegen(context, builder, sig, args):
+        columns_v, first_v, factors_v, depth_v, base_v, top_v, scale_v, out_v = args
+        sums = _tile_sums(
+            context,
+            builder,
+            (sig.args[0], columns_v),
+            first_v,
+            (sig.args[2], factors_v),
+            depth_v,
+            corner=False,
+        )
+        base_ptr, base_step = _row_pointer(context, builder, sig.args[4], base_v, top_v)
+        out_ptr, out_step = _row_pointer(context, builder, sig.args[7], out_v, top_v)
+        base_ptr = builder.gep(base_ptr, [first_v])
+        out_ptr = builder.gep(out_ptr, [first_v])
+        scale_ptr = context.make_array(sig.args[6])(context, builder, scale_v).data
+        scale_ptr = builder.gep(scale_ptr, [first_v])
+        scales = [
+            _load4(builder, scale_ptr),
+            _load4(builder, builder.gep(scale_ptr, [_I64(4)])),
+        ]
+        for j in range(TILE_ROWS):
+            row_in = builder.gep(base_ptr, [builder.mul(_I64(j), base_step)])
+            row_out = builder.gep(out_ptr, [builder.mul(_I64(j), out_step)])
+            for half in range(2):
+                source = builder.gep(row_in, [_I64(4 * half)])
+                target = builder.gep(row_out, [_I64(4 * half)])
+                value = builder.fsub(_load4(builder, source), sums[2 * j + half])
+                _store4(builder, builder.fmul(value, scales[half]), target)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def triangular_tile(typingctx, columns, first, factors, depth, out, top):
+    """Write ``sum_i columns[i, c] factors[i, j]`` for 4 x 8 entries.
+
+    ``out[top + j, c] = sum_{i < depth} columns[i, c] factors[i, j]`` for the 4
+    columns ``j`` of ``factors`` and the 8 consecutive columns ``c = first ..
+    first + 7``, with the triangle of :func:`squared_tile` (``factors[i, j]``
+    with ``i > depth - 4 + j`` taken as zero and never read): 4 rows of the
+    product of an upper-triangular matrix's transpose with 8 columns. Compiled
+    code only. Nothing is bounds-checked: the caller guarantees the sizes below.
+
+    Parameters
+    ----------
+    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
+    first : int64
+    factors : ndarray of shape (>= depth, 4), float64, C-contiguous
+    depth : int64
+    out : ndarray of shape (>= top + 4, >= first + 8), float64, C-contiguous
+    top : int64
+    """
+    arrays = (columns, 2), (factors, 2), (out, 2)
+    if not all(_c_float64(array, ndim) for array, ndim in arrays):
+        raise TypingError(
+            "triangular_tile takes 2-D C-contiguous float64 arrays columns, "
+            f"factors and out; got {columns}, {factors}, {out}"
+        )
+    if any(value != types.int64 for value in (first, depth, top)):
+        raise TypingError(
+            f"triangular_tile takes int64 first, depth, top; got {first}, "
+            f"{depth}, {top}"
+        )
+    signature = types.void(columns, first, factors, depth, out, top)
+
+    def codegen(context, builder, sig, args):
+        columns_v, first_v, factors_v, depth_v, out_v, top_v = args
+        sums = _tile_sums(
+            context,
+            builder,
+            (sig.args[0], columns_v),
+            first_v,
+            (sig.args[2], factors_v),
+            depth_v,
+        )
+        out_ptr, out_step = _row_pointer(context, builder, sig.args[4], out_v, top_v)
+        out_ptr = builder.gep(out_ptr, [first_v])
+        for j in range(TILE_ROWS):
+            row = builder.gep(out_ptr, [builder.mul(_I64(j), out_step)])
+            _store4(builder, sums[2 * j], row)
+            _store4(builder, sums[2 * j + 1], builder.gep(row, [_I64(4)]))
         return context.get_dummy_value()
 
     return signature, codegen
