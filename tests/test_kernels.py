@@ -367,6 +367,35 @@ def test_triangular_tile_matches_numpy(depth, first, top):
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
 
+@functools.cache
+def _symmetric_tile_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import symmetric_tile
+
+    @jit(cache=False)
+    def call(rows, top, buffer, at, stride):
+        symmetric_tile(rows, top, buffer, at, stride)
+
+    return call
+
+
+@pytest.mark.parametrize("n_columns", [0, 4, 128])
+@pytest.mark.parametrize("top", [0, 2])
+def test_symmetric_tile_matches_numpy(n_columns, top):
+    """The lower triangle of a 4 x 4 Gram block added at ``at + a stride + c``;
+    the entries above its diagonal and the rest of the buffer unchanged."""
+    rng = np.random.default_rng(n_columns + top)
+    rows = rng.normal(size=(7, n_columns))
+    buffer = rng.normal(size=40)
+    expected = buffer.copy()
+    gram = rows[top : top + 4] @ rows[top : top + 4].T
+    for a in range(4):
+        for c in range(a + 1):
+            expected[5 + 8 * a + c] += gram[a, c]
+    _symmetric_tile_caller()(rows, top, buffer, 5, 8)
+    assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
+
+
 def test_new_tiles_name_what_they_take():
     from numba.core.errors import TypingError
 
@@ -380,6 +409,10 @@ def test_new_tiles_name_what_they_take():
         _triangular_tile_caller()(rows, 0, row, 4, rows, 0)
     with pytest.raises(TypingError, match="int64 first, depth, top"):
         _triangular_tile_caller()(rows, 0, rows, 4, rows, 0.0)
+    with pytest.raises(TypingError, match="symmetric_tile takes C-contiguous"):
+        _symmetric_tile_caller()(rows, 0, rows, 0, 4)
+    with pytest.raises(TypingError, match="int64 top, at, stride"):
+        _symmetric_tile_caller()(rows, 0, row, 0, 4.0)
 
 
 # --- corner rows ---------------------------------------------------------------
