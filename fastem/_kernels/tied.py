@@ -28,7 +28,12 @@ import numpy as np
 
 from .._config import jit
 from ._pass import register_family
-from ._tile import difference_tile, product_tile, triangular_tile
+from ._tile import (
+    difference_tile,
+    product_tile,
+    symmetric_tile,
+    triangular_tile,
+)
 
 #: Rows per block: a multiple of the tiles' 8 columns. With the register tiles,
 #: 128 rows beat 64 by 5-15% at d=16 and 64 (one thread, n=1e6 and 2e5; the
@@ -213,14 +218,19 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             difference_tile(
                 prob, first, mean_tiles[t], n_components, xc, 4 * t, root, dev
             )
-    for j in range(0, n_features, 2):
-        for i in range(0, j + 1, 4):
-            at = within_sums + j * n_padded + i
-            product_tile(dev, j, dev, i, sums, at, at + n_padded)
-    for k in range(0, n_components, 2):
-        for m in range(0, k + 1, 4):
-            at = between_sums + k * k_padded + m
-            product_tile(sp, k, sp, m, sums, at, at + k_padded)
+    # Lower triangles: 2 x 4 tiles left of the diagonal, 4 x 4 symmetric on it.
+    for j in range(0, n_features, 4):
+        for i in range(0, j, 4):
+            for top in range(j, j + 4, 2):
+                at = within_sums + top * n_padded + i
+                product_tile(dev, top, dev, i, sums, at, at + n_padded)
+        symmetric_tile(dev, j, sums, within_sums + j * n_padded + j, n_padded)
+    for k in range(0, n_components, 4):
+        for m in range(0, k, 4):
+            for top in range(k, k + 4, 2):
+                at = between_sums + top * k_padded + m
+                product_tile(sp, top, sp, m, sums, at, at + k_padded)
+        symmetric_tile(sp, k, sums, between_sums + k * k_padded + k, k_padded)
     for k in range(n_components):
         total = 0.0
         for b in range(n_rows):
