@@ -396,6 +396,33 @@ def test_symmetric_tile_matches_numpy(n_columns, top):
     assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
 
 
+@functools.cache
+def _transpose_rows_caller():
+    from fastem._config import jit
+    from fastem._kernels._tile import transpose_rows
+
+    @jit(cache=False)
+    def call(X, row, xt, column):
+        transpose_rows(X, row, xt, column)
+
+    return call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [3, 4, 9, 16])
+def test_transpose_rows_matches_numpy(dtype, n_features):
+    """4 rows into 4 columns, the features up to the last multiple of 4, float32
+    widened exactly; nothing else of ``xt`` written."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(7, n_features)).astype(dtype)
+    xt = np.full((n_features, 12), -1.0)
+    expected = xt.copy()
+    whole = n_features - n_features % 4
+    expected[:whole, 5:9] = X[2:6, :whole].T
+    _transpose_rows_caller()(X, 2, xt, 5)
+    assert_array_equal(xt, expected)
+
+
 def test_new_tiles_name_what_they_take():
     from numba.core.errors import TypingError
 
@@ -413,6 +440,10 @@ def test_new_tiles_name_what_they_take():
         _symmetric_tile_caller()(rows, 0, rows, 0, 4)
     with pytest.raises(TypingError, match="int64 top, at, stride"):
         _symmetric_tile_caller()(rows, 0, row, 0, 4.0)
+    with pytest.raises(TypingError, match="transpose_rows takes a C-contiguous"):
+        _transpose_rows_caller()(rows.astype(np.int64), 0, rows, 0)
+    with pytest.raises(TypingError, match="int64 row, column"):
+        _transpose_rows_caller()(rows, 0, rows, 0.5)
 
 
 # --- corner rows ---------------------------------------------------------------

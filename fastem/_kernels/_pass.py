@@ -47,6 +47,7 @@ from numba.extending import overload
 from .._config import hook_options, jit
 from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
+from ._tile import transpose_rows
 
 #: Family hooks by model type: ``{model_class: {hook_name: py_func, "block": rows}}``.
 _FAMILIES = {}
@@ -178,6 +179,7 @@ def em_pass(
         Filled with the index of the largest ``logp_k`` per row, unless empty.
     """
     n_samples, n_features = X.shape
+    n_fours = n_features - n_features % 4
     n_components = log_norm.shape[0]
     n_chunks = totals.shape[0]
     stats_size = stats.shape[1]
@@ -199,16 +201,26 @@ def em_pass(
         weight = 0.0
         for row in range(start, stop, block):
             count = min(block, stop - row)
-            # The block, transposed, in float64. Rows past the chunk's end
-            # repeat its first row with weight 0: finite, contributing nothing.
-            for b in range(block):
+            # The block, transposed, in float64: 4 x 4 blocks of whole rows,
+            # the features past the last 4 of those rows, then the rows past
+            # the last 4. Rows past the chunk's end repeat its first row with
+            # weight 0: finite, contributing nothing.
+            whole = count - count % 4
+            for b in range(0, whole, 4):
+                transpose_rows(X, row + b, xt, b)
+            if n_fours < n_features:
+                for b in range(whole):
+                    for j in range(n_fours, n_features):
+                        xt[j, b] = X[row + b, j]
+            for b in range(whole, block):
                 source = row + b if b < count else row
                 for j in range(n_features):
                     xt[j, b] = X[source, j]
+            for b in range(block):
                 if b >= count:
                     wt[b] = 0.0
                 elif weighted:
-                    wt[b] = sample_weight[source]
+                    wt[b] = sample_weight[row + b]
                 else:
                     wt[b] = 1.0
             log_density(model, xt, log_norm, work, logp)
