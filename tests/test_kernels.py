@@ -194,7 +194,7 @@ def _squared_tile_caller():
 def _corner_mask(depth, rows):
     """``mask[i, j]``: whether the tile multiplies ``factors[i, j]``."""
     i, j = np.indices((rows, 4))
-    return (i < depth) & (i <= depth - 4 + j)
+    return (i < depth) & (i <= 4 * ((depth - 1) // 4) + j)
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, 4, 5, 9])
@@ -238,8 +238,8 @@ def test_squared_tile_reads_only_its_rows_and_columns():
     factors[~_corner_mask(2, 6)] = np.nan
     out = np.zeros(8)
     _squared_tile_caller()(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
-    # depth 2: row 0 is the corner's third row (columns 2, 3), row 1 its last.
-    assert_array_equal(out, np.full(8, 1.0 + 0 + 1 + 0))
+    # depth 2: rows 0 and 1 are the corner's first two (columns 0-3 and 1-3).
+    assert_array_equal(out, np.full(8, 0.0 + 4 + 4 + 0))
 
 
 @functools.cache

@@ -76,10 +76,10 @@ def _c_float64(array, ndim):
 def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
     """Emit the tile's loops; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
 
-    With ``corner``, rows ``i < depth - 4`` multiply all 4 factor columns and
-    the last 4 rows are the triangle's corner, where row ``depth - 4 + q``
-    multiplies only columns ``j >= q`` (rows before row 0 are skipped); without
-    it every row multiplies all 4. The sums are zero when ``depth <= 0``.
+    With ``corner``, rows below ``c = 4 floor((depth - 1) / 4)`` multiply all 4
+    factor columns and rows ``c .. depth - 1`` are the triangle's corner, where
+    row ``c + q`` multiplies only columns ``j >= q``; without it every row
+    multiplies all 4. The sums are zero when ``depth <= 0``.
 
     ``columns`` and ``factors`` are ``(type, value)`` pairs of 2-D arrays.
     """
@@ -110,7 +110,12 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
             merged.append(phi)
         return merged
 
-    full_rows = builder.sub(depth, _I64(TILE_ROWS)) if corner else depth
+    if corner:
+        full_rows = builder.shl(
+            builder.ashr(builder.sub(depth, _I64(1)), _I64(2)), _I64(2)
+        )
+    else:
+        full_rows = depth
     entry = builder.block
     loop = builder.append_basic_block("tile.loop")
     after = builder.append_basic_block("tile.corner")
@@ -132,7 +137,11 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
         before = builder.block
         body = builder.append_basic_block(f"tile.corner{q}")
         joined = builder.append_basic_block(f"tile.corner{q}.done")
-        builder.cbranch(builder.icmp_signed(">=", row, _I64(0)), body, joined)
+        inside = builder.and_(
+            builder.icmp_signed(">=", row, _I64(0)),
+            builder.icmp_signed("<", row, depth),
+        )
+        builder.cbranch(inside, body, joined)
         builder.position_at_end(body)
         stepped = step(row, sums, q)
         body_end = builder.block
@@ -154,11 +163,12 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
 
     For the 8 consecutive columns ``c = first .. first + 7`` of ``columns`` and
     the 4 columns ``j`` of ``factors``, with ``i`` over the first ``depth`` rows
-    (none when ``depth <= 0``): ``out[c - first] += ...``. The factors are the
-    columns of an upper-triangular matrix whose diagonal ends in the last row:
-    ``factors[i, j]`` with ``i > depth - 4 + j`` is taken as zero and never read
-    (6 of the 16 products of the last 4 rows are skipped; skipping a product
-    with zero changes no bit of the sums). Compiled code only. Nothing is
+    (none when ``depth <= 0``): ``out[c - first] += ...``. The factors are 4
+    columns of an upper-triangular matrix, the first of them column ``4
+    floor((depth - 1) / 4)``: ``factors[i, j]`` with ``i > 4 floor((depth - 1) /
+    4) + j`` is taken as zero and never read (for a multiple of 4, 6 of the 16
+    products of the last 4 rows are skipped; skipping a product with zero
+    changes no bit of the sums). Compiled code only. Nothing is
     bounds-checked: the caller guarantees the sizes below.
 
     Parameters
@@ -408,8 +418,9 @@ def triangular_tile(typingctx, columns, first, factors, depth, out, top):
     ``out[top + j, c] = sum_{i < depth} columns[i, c] factors[i, j]`` for the 4
     columns ``j`` of ``factors`` and the 8 consecutive columns ``c = first ..
     first + 7``, with the triangle of :func:`squared_tile` (``factors[i, j]``
-    with ``i > depth - 4 + j`` taken as zero and never read): 4 rows of the
-    product of an upper-triangular matrix's transpose with 8 columns. Compiled
+    with ``i > 4 floor((depth - 1) / 4) + j`` taken as zero and never read): 4
+    rows of the product of an upper-triangular matrix's transpose with 8
+    columns. Compiled
     code only. Nothing is bounds-checked: the caller guarantees the sizes below.
 
     Parameters

@@ -93,12 +93,13 @@ def prepare_model(means, prec_chol):
         ``precisions_cholesky_``).
 
     The scratch (``work_rows`` rows) holds ``sqrt(r) (x - mu)`` (``p`` rows,
-    ``p`` = d rounded up to 4), ``sqrt(r)`` (1 row) and ``x - ref`` (``p``
-    rows); the rows past d stay zero.
+    ``p`` = d rounded up to 4; ``x - mu`` when d <= 4), ``sqrt(r)`` (1 row),
+    ``x - ref`` (``p`` rows) and, when d <= 4, ``r (x - mu)`` (``p`` rows);
+    the rows past d stay zero.
     """
     n_features = means.shape[1]
     ref, factors, offsets = _prepare(means, prec_chol)
-    work_rows = 2 * _padded(n_features) + 1
+    work_rows = 3 * _padded(n_features) + 1
     return FullModel(means, ref, factors, offsets, work_rows)
 
 
@@ -123,7 +124,7 @@ def _log_density(model, xt, log_norm, work, logp):
         for first in range(0, n_rows, TILE_COLUMNS):
             out = row[first : first + TILE_COLUMNS]
             for t in range(n_tiles):
-                depth = 4 * t + 4
+                depth = min(4 * t + 4, n_features)
                 squared_tile(xc, first, factors[k, t], depth, offsets[k, t], out)
         for b in range(n_rows):
             row[b] = log_norm[k] - 0.5 * row[b]
@@ -151,6 +152,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     n_padded = -(-n_features // 4) * 4
     scaled = work[:n_padded]
     root = work[n_padded]
+    weighted = work[2 * n_padded + 1 : 3 * n_padded + 1]
     s1_at = n_components
     s2_at = n_components + n_components * n_features
     for k in range(n_components):
@@ -158,8 +160,29 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
         total = 0.0
         for b in range(n_rows):
             total += r[b]
-            root[b] = np.sqrt(r[b])
         buffer[k] += total
+        s2 = s2_at + k * n_padded * n_padded
+        if n_padded == 4:
+            # Up to 4 features a sqrt per row and component would cost more
+            # than a second array: r (x - mu) against x - mu, 2 x 4 tiles.
+            for j in range(n_features):
+                m = means[k, j]
+                row = scaled[j]
+                weighted_row = weighted[j]
+                t = 0.0
+                for b in range(n_rows):
+                    v = xt[j, b] - m
+                    w = r[b] * v
+                    row[b] = v
+                    weighted_row[b] = w
+                    t += w
+                buffer[s1_at + k * n_features + j] += t
+            product_tile(weighted, 0, scaled, 0, buffer, s2, s2 + 4)
+            if n_features > 2:
+                product_tile(weighted, 2, scaled, 0, buffer, s2 + 8, s2 + 12)
+            continue
+        for b in range(n_rows):
+            root[b] = np.sqrt(r[b])
         # sqrt(r_b) (x_b - mu): the scatter is the product of this array with
         # itself, and s1 its product with sqrt(r). One array to write instead
         # of two (x - mu and r (x - mu)).

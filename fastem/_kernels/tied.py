@@ -128,7 +128,8 @@ def _log_density(model, xt, log_norm, work, logp):
             xc[j, b] = xt[j, b] - c
     for t in range(chol_tiles.shape[0]):
         for first in range(0, n_rows, 8):
-            triangular_tile(xc, first, chol_tiles[t], 4 * t + 4, y, 4 * t)
+            depth = min(4 * t + 4, n_features)
+            triangular_tile(xc, first, chol_tiles[t], depth, y, 4 * t)
     n_fours = n_features - n_features % 4
     for k in range(n_components):
         for b in range(n_rows):
