@@ -180,13 +180,16 @@ def test_exp_nonpositive_within_one_ulp_of_numpy():
 
 
 @functools.cache
-def _squared_tile_caller():
+def _compiled(name):
+    """A jitted caller of the tile ``name`` of :mod:`fastem._kernels._tile`."""
     from fastem._config import jit
-    from fastem._kernels._tile import squared_tile
+    from fastem._kernels import _tile
+
+    tile = getattr(_tile, name)
 
     @jit(cache=False)
-    def call(columns, first, factors, depth, offsets, out):
-        squared_tile(columns, first, factors, depth, offsets, out)
+    def call(*args):
+        tile(*args)
 
     return call
 
@@ -211,14 +214,14 @@ def test_squared_tile_matches_numpy(depth, first):
     y = columns[:, first : first + 8].T @ np.where(mask, factors, 0.0) - offsets
     expected = out + (y**2).sum(axis=1)
     factors[~mask] = np.nan  # never read
-    _squared_tile_caller()(columns, first, factors, depth, offsets, out)
+    _compiled("squared_tile")(columns, first, factors, depth, offsets, out)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
 
 def test_squared_tile_names_what_it_takes():
     from numba.core.errors import TypingError
 
-    call = _squared_tile_caller()
+    call = _compiled("squared_tile")
     columns = np.zeros((4, 8))
     with pytest.raises(TypingError, match="C-contiguous float64"):
         call(columns.T.copy().T, 0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(8))
@@ -237,21 +240,9 @@ def test_squared_tile_reads_only_its_rows_and_columns():
     factors[2:] = np.nan
     factors[~_corner_mask(2, 6)] = np.nan
     out = np.zeros(8)
-    _squared_tile_caller()(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
+    _compiled("squared_tile")(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
     # depth 2: rows 0 and 1 are the corner's first two (columns 0-3 and 1-3).
     assert_array_equal(out, np.full(8, 0.0 + 4 + 4 + 0))
-
-
-@functools.cache
-def _product_tile_caller():
-    from fastem._config import jit
-    from fastem._kernels._tile import product_tile
-
-    @jit(cache=False)
-    def call(left, top, right, first, buffer, at0, at1):
-        product_tile(left, top, right, first, buffer, at0, at1)
-
-    return call
 
 
 @pytest.mark.parametrize("n_columns", [0, 4, 12, 128])
@@ -267,7 +258,7 @@ def test_product_tile_matches_numpy(n_columns, top, first):
     products = left[top : top + 2] @ right[first : first + 4].T
     expected[3:7] += products[0]
     expected[12:16] += products[1]
-    _product_tile_caller()(left, top, right, first, buffer, 3, 12)
+    _compiled("product_tile")(left, top, right, first, buffer, 3, 12)
     assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
 
 
@@ -277,31 +268,19 @@ def test_product_tile_reads_only_its_rows():
     right = np.full((6, 8), np.nan)
     right[2:] = np.arange(4.0)[:, None]
     buffer = np.zeros(8)
-    _product_tile_caller()(left, 1, right, 2, buffer, 0, 4)
+    _compiled("product_tile")(left, 1, right, 2, buffer, 0, 4)
     assert_array_equal(buffer, np.tile(8.0 * np.arange(4.0), 2))
 
 
 def test_product_tile_names_what_it_takes():
     from numba.core.errors import TypingError
 
-    call = _product_tile_caller()
+    call = _compiled("product_tile")
     rows = np.zeros((4, 8))
     with pytest.raises(TypingError, match="C-contiguous float64"):
         call(rows, 0, rows.astype(np.float32), 0, np.zeros(8), 0, 4)
     with pytest.raises(TypingError, match="int64 top, first, at0, at1"):
         call(rows, 0, rows, 0, np.zeros(8), 0.0, 4)
-
-
-@functools.cache
-def _difference_tile_caller():
-    from fastem._config import jit
-    from fastem._kernels._tile import difference_tile
-
-    @jit(cache=False)
-    def call(columns, first, factors, depth, base, top, scale, out):
-        difference_tile(columns, first, factors, depth, base, top, scale, out)
-
-    return call
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3, 7])
@@ -322,7 +301,7 @@ def test_difference_tile_matches_numpy(depth, first, top):
     expected[top : top + 4, first : first + 8] = (
         base[top : top + 4, first : first + 8] - product.T
     ) * scale[first : first + 8]
-    _difference_tile_caller()(columns, first, factors, depth, base, top, scale, out)
+    _compiled("difference_tile")(columns, first, factors, depth, base, top, scale, out)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
 
@@ -333,20 +312,8 @@ def test_difference_tile_in_place():
     factors = rng.normal(size=(3, 4))
     rows = rng.normal(size=(4, 8))
     expected = rows - factors.T @ columns
-    _difference_tile_caller()(columns, 0, factors, 3, rows, 0, np.ones(8), rows)
+    _compiled("difference_tile")(columns, 0, factors, 3, rows, 0, np.ones(8), rows)
     assert_allclose(rows, expected, rtol=1e-14, atol=1e-14)
-
-
-@functools.cache
-def _triangular_tile_caller():
-    from fastem._config import jit
-    from fastem._kernels._tile import triangular_tile
-
-    @jit(cache=False)
-    def call(columns, first, factors, depth, out, top):
-        triangular_tile(columns, first, factors, depth, out, top)
-
-    return call
 
 
 @pytest.mark.parametrize("depth", [1, 4, 5, 8])
@@ -363,20 +330,8 @@ def test_triangular_tile_matches_numpy(depth, first, top):
     out = rng.normal(size=(9, 24))
     expected = out.copy()
     expected[top : top + 4, first : first + 8] = product.T
-    _triangular_tile_caller()(columns, first, factors, depth, out, top)
+    _compiled("triangular_tile")(columns, first, factors, depth, out, top)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
-
-
-@functools.cache
-def _symmetric_tile_caller():
-    from fastem._config import jit
-    from fastem._kernels._tile import symmetric_tile
-
-    @jit(cache=False)
-    def call(rows, top, buffer, at, stride):
-        symmetric_tile(rows, top, buffer, at, stride)
-
-    return call
 
 
 @pytest.mark.parametrize("n_columns", [0, 4, 128])
@@ -392,20 +347,8 @@ def test_symmetric_tile_matches_numpy(n_columns, top):
     for a in range(4):
         for c in range(a + 1):
             expected[5 + 8 * a + c] += gram[a, c]
-    _symmetric_tile_caller()(rows, top, buffer, 5, 8)
+    _compiled("symmetric_tile")(rows, top, buffer, 5, 8)
     assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
-
-
-@functools.cache
-def _transpose_rows_caller():
-    from fastem._config import jit
-    from fastem._kernels._tile import transpose_rows
-
-    @jit(cache=False)
-    def call(X, row, xt, column):
-        transpose_rows(X, row, xt, column)
-
-    return call
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -419,7 +362,7 @@ def test_transpose_rows_matches_numpy(dtype, n_features):
     expected = xt.copy()
     whole = n_features - n_features % 4
     expected[:whole, 5:9] = X[2:6, :whole].T
-    _transpose_rows_caller()(X, 2, xt, 5)
+    _compiled("transpose_rows")(X, 2, xt, 5)
     assert_array_equal(xt, expected)
 
 
@@ -429,21 +372,21 @@ def test_new_tiles_name_what_they_take():
     rows = np.zeros((4, 8))
     row = np.zeros(8)
     with pytest.raises(TypingError, match="difference_tile takes C-contiguous"):
-        _difference_tile_caller()(rows, 0, rows.T, 4, rows, 0, row, rows)
+        _compiled("difference_tile")(rows, 0, rows.T, 4, rows, 0, row, rows)
     with pytest.raises(TypingError, match="int64 first, depth, top"):
-        _difference_tile_caller()(rows, 0, rows, 4.0, rows, 0, row, rows)
-    with pytest.raises(TypingError, match="triangular_tile takes 2-D"):
-        _triangular_tile_caller()(rows, 0, row, 4, rows, 0)
+        _compiled("difference_tile")(rows, 0, rows, 4.0, rows, 0, row, rows)
+    with pytest.raises(TypingError, match="triangular_tile takes C-contiguous"):
+        _compiled("triangular_tile")(rows, 0, row, 4, rows, 0)
     with pytest.raises(TypingError, match="int64 first, depth, top"):
-        _triangular_tile_caller()(rows, 0, rows, 4, rows, 0.0)
+        _compiled("triangular_tile")(rows, 0, rows, 4, rows, 0.0)
     with pytest.raises(TypingError, match="symmetric_tile takes C-contiguous"):
-        _symmetric_tile_caller()(rows, 0, rows, 0, 4)
+        _compiled("symmetric_tile")(rows, 0, rows, 0, 4)
     with pytest.raises(TypingError, match="int64 top, at, stride"):
-        _symmetric_tile_caller()(rows, 0, row, 0, 4.0)
+        _compiled("symmetric_tile")(rows, 0, row, 0, 4.0)
     with pytest.raises(TypingError, match="transpose_rows takes a C-contiguous"):
-        _transpose_rows_caller()(rows.astype(np.int64), 0, rows, 0)
+        _compiled("transpose_rows")(rows.astype(np.int64), 0, rows, 0)
     with pytest.raises(TypingError, match="int64 row, column"):
-        _transpose_rows_caller()(rows, 0, rows, 0.5)
+        _compiled("transpose_rows")(rows, 0, rows, 0.5)
 
 
 # --- corner rows ---------------------------------------------------------------

@@ -73,6 +73,42 @@ def _c_float64(array, ndim):
     )
 
 
+def _counted_loop(builder, count, n_values, body, name):
+    """Emit ``for i in range(count)`` carrying ``n_values`` 4-vectors.
+
+    The vectors start at zero; ``body(i, values)`` emits one iteration and
+    returns the new values. Returns the values after the loop (zeros when
+    ``count <= 0``), with the builder placed after it.
+    """
+    entry = builder.block
+    loop = builder.append_basic_block(f"{name}.loop")
+    done = builder.append_basic_block(f"{name}.done")
+    builder.cbranch(builder.icmp_signed(">", count, _I64(0)), loop, done)
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    i.add_incoming(_I64(0), entry)
+    values = []
+    for _ in range(n_values):
+        phi = builder.phi(_V4)
+        phi.add_incoming(_ZERO4, entry)
+        values.append(phi)
+    updated = body(i, values)
+    end = builder.block
+    i_next = builder.add(i, _I64(1))
+    i.add_incoming(i_next, end)
+    for phi, value in zip(values, updated, strict=True):
+        phi.add_incoming(value, end)
+    builder.cbranch(builder.icmp_signed("<", i_next, count), loop, done)
+    builder.position_at_end(done)
+    totals = []
+    for value in updated:
+        phi = builder.phi(_V4)
+        phi.add_incoming(_ZERO4, entry)
+        phi.add_incoming(value, end)
+        totals.append(phi)
+    return totals
+
+
 def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
     """Emit the tile's loops; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
 
@@ -116,22 +152,9 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
         )
     else:
         full_rows = depth
-    entry = builder.block
-    loop = builder.append_basic_block("tile.loop")
-    after = builder.append_basic_block("tile.corner")
-    builder.cbranch(builder.icmp_signed(">", full_rows, _I64(0)), loop, after)
-    builder.position_at_end(loop)
-    i = builder.phi(_I64)
-    i.add_incoming(_I64(0), entry)
-    phis = merge([(entry, [_ZERO4] * (2 * TILE_ROWS))])
-    updated = step(i, phis, 0)
-    i_next = builder.add(i, _I64(1))
-    i.add_incoming(i_next, loop)
-    for phi, value in zip(phis, updated, strict=True):
-        phi.add_incoming(value, loop)
-    builder.cbranch(builder.icmp_signed("<", i_next, full_rows), loop, after)
-    builder.position_at_end(after)
-    sums = merge([(entry, [_ZERO4] * (2 * TILE_ROWS)), (loop, updated)])
+    sums = _counted_loop(
+        builder, full_rows, 2 * TILE_ROWS, lambda i, values: step(i, values, 0), "tile"
+    )
     for q in range(TILE_ROWS if corner else 0):
         row = builder.add(full_rows, _I64(q))
         before = builder.block
@@ -149,6 +172,63 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
         builder.position_at_end(joined)
         sums = merge([(before, sums), (body_end, stepped)])
     return sums
+
+
+def _check_arguments(name, arrays, integers):
+    """Raise a :class:`TypingError` naming what ``name`` takes, unless it fits.
+
+    ``arrays`` maps argument names to ``(type, ndim)``: C-contiguous float64
+    arrays of that many dimensions; ``integers`` maps names to types that must
+    be int64.
+    """
+    if not all(_c_float64(array, ndim) for array, ndim in arrays.values()):
+        wanted = ", ".join(f"{key} {ndim}-D" for key, (_, ndim) in arrays.items())
+        got = ", ".join(str(array) for array, _ in arrays.values())
+        raise TypingError(
+            f"{name} takes C-contiguous float64 arrays ({wanted}); got {got}"
+        )
+    if any(value != types.int64 for value in integers.values()):
+        got = ", ".join(str(value) for value in integers.values())
+        raise TypingError(f"{name} takes int64 {', '.join(integers)}; got {got}")
+
+
+def _tile_sums_of(context, builder, sig, args, corner=True):
+    """Return :func:`_tile_sums` for an intrinsic's ``columns, first, factors, depth``.
+
+    They are its first four arguments.
+    """
+    return _tile_sums(
+        context,
+        builder,
+        (sig.args[0], args[0]),
+        args[1],
+        (sig.args[2], args[2]),
+        args[3],
+        corner=corner,
+    )
+
+
+def _row_products(builder, pointers, n_columns, pairs):
+    """Emit ``sum_b row_a[b] row_c[b]`` for each ``(a, c)`` of ``pairs``.
+
+    ``pointers`` point at the rows' first values; ``b`` runs over ``n_columns``
+    (a multiple of 4) in 4-wide lanes, one accumulator per pair held across the
+    whole loop. Returns the accumulators (4-vectors; zero when ``n_columns`` is
+    0), one per pair, for the caller to sum across lanes.
+    """
+    fma = _fma(builder)
+
+    def body(step, sums):
+        offset = builder.mul(step, _I64(4))
+        values = [_load4(builder, builder.gep(p, [offset])) for p in pointers]
+        return [
+            builder.call(fma, [values[a], values[c], total])
+            for (a, c), total in zip(pairs, sums, strict=True)
+        ]
+
+    steps = builder.sdiv(n_columns, _I64(4))
+    totals = _counted_loop(builder, steps, len(pairs), body, "rows")
+    return totals
 
 
 def _fma(builder):
@@ -181,28 +261,21 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
     offsets : ndarray of shape (4,), float64, C-contiguous
     out : ndarray of shape (8,), float64, C-contiguous
     """
-    arrays = (columns, 2), (factors, 2), (offsets, 1), (out, 1)
-    if not all(_c_float64(array, ndim) for array, ndim in arrays):
-        raise TypingError(
-            "squared_tile takes C-contiguous float64 arrays: columns and factors "
-            f"2-D, offsets and out 1-D; got {columns}, {factors}, {offsets}, {out}"
-        )
-    if first != types.int64 or depth != types.int64:
-        raise TypingError(
-            f"squared_tile takes int64 first, depth; got {first}, {depth}"
-        )
+    _check_arguments(
+        "squared_tile",
+        {
+            "columns": (columns, 2),
+            "factors": (factors, 2),
+            "offsets": (offsets, 1),
+            "out": (out, 1),
+        },
+        {"first": first, "depth": depth},
+    )
     signature = types.void(columns, first, factors, depth, offsets, out)
 
     def codegen(context, builder, sig, args):
-        columns_v, first_v, factors_v, depth_v, offsets_v, out_v = args
-        sums = _tile_sums(
-            context,
-            builder,
-            (sig.args[0], columns_v),
-            first_v,
-            (sig.args[2], factors_v),
-            depth_v,
-        )
+        offsets_v, out_v = args[4:]
+        sums = _tile_sums_of(context, builder, sig, args)
         fma = _fma(builder)
         offsets_ptr = context.make_array(sig.args[4])(context, builder, offsets_v).data
         out_ptr = context.make_array(sig.args[5])(context, builder, out_v).data
@@ -266,70 +339,28 @@ def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
     buffer : ndarray of shape (>= max(at0, at1) + 4,), float64, C-contiguous
     at0, at1 : int64
     """
-    arrays = (left, 2), (right, 2), (buffer, 1)
-    if not all(_c_float64(array, ndim) for array, ndim in arrays):
-        raise TypingError(
-            "product_tile takes C-contiguous float64 arrays: left and right 2-D, "
-            f"buffer 1-D; got {left}, {right}, {buffer}"
-        )
-    if any(value != types.int64 for value in (top, first, at0, at1)):
-        raise TypingError(
-            f"product_tile takes int64 top, first, at0, at1; got {top}, {first}, "
-            f"{at0}, {at1}"
-        )
+    _check_arguments(
+        "product_tile",
+        {"left": (left, 2), "right": (right, 2), "buffer": (buffer, 1)},
+        {"top": top, "first": first, "at0": at0, "at1": at1},
+    )
     signature = types.void(left, top, right, first, buffer, at0, at1)
 
     def codegen(context, builder, sig, args):
         left_v, top_v, right_v, first_v, buffer_v, at0_v, at1_v = args
         left_view = context.make_array(sig.args[0])(context, builder, left_v)
         n_columns = cgutils.unpack_tuple(builder, left_view.shape)[1]
-        steps = builder.sdiv(n_columns, _I64(4))
         left_base, left_step = _row_pointer(
             context, builder, sig.args[0], left_v, top_v
         )
         right_base, right_step = _row_pointer(
             context, builder, sig.args[2], right_v, first_v
         )
-        lefts = [left_base, builder.gep(left_base, [left_step])]
-        rights = [right_base]
+        pointers = [left_base, builder.gep(left_base, [left_step]), right_base]
         for _ in range(3):
-            rights.append(builder.gep(rights[-1], [right_step]))
-        fma = _fma(builder)
-        entry = builder.block
-        loop = builder.append_basic_block("product.loop")
-        done = builder.append_basic_block("product.done")
-        builder.cbranch(builder.icmp_signed(">", steps, _I64(0)), loop, done)
-        builder.position_at_end(loop)
-        step = builder.phi(_I64)
-        step.add_incoming(_I64(0), entry)
-        sums = []
-        for _ in range(8):
-            phi = builder.phi(_V4)
-            phi.add_incoming(_ZERO4, entry)
-            sums.append(phi)
-        offset = builder.mul(step, _I64(4))
-        left_values = [_load4(builder, builder.gep(p, [offset])) for p in lefts]
-        right_values = [_load4(builder, builder.gep(p, [offset])) for p in rights]
-        updated = []
-        for r in range(2):
-            for c in range(4):
-                updated.append(
-                    builder.call(
-                        fma, [left_values[r], right_values[c], sums[4 * r + c]]
-                    )
-                )
-        step_next = builder.add(step, _I64(1))
-        step.add_incoming(step_next, loop)
-        for phi, value in zip(sums, updated, strict=True):
-            phi.add_incoming(value, loop)
-        builder.cbranch(builder.icmp_signed("<", step_next, steps), loop, done)
-        builder.position_at_end(done)
-        totals = []
-        for value in updated:
-            phi = builder.phi(_V4)
-            phi.add_incoming(_ZERO4, entry)
-            phi.add_incoming(value, loop)
-            totals.append(phi)
+            pointers.append(builder.gep(pointers[-1], [right_step]))
+        pairs = [(r, 2 + c) for r in range(2) for c in range(4)]
+        totals = _row_products(builder, pointers, n_columns, pairs)
         out = context.make_array(sig.args[4])(context, builder, buffer_v).data
         for r, at in enumerate((at0_v, at1_v)):
             pointer = builder.gep(out, [at])
@@ -363,31 +394,22 @@ def difference_tile(typingctx, columns, first, factors, depth, base, top, scale,
     top : int64
     scale : ndarray of shape (>= first + 8,), float64, C-contiguous
     """
-    arrays = (columns, 2), (factors, 2), (base, 2), (scale, 1), (out, 2)
-    if not all(_c_float64(array, ndim) for array, ndim in arrays):
-        raise TypingError(
-            "difference_tile takes C-contiguous float64 arrays: columns, factors, "
-            f"base and out 2-D, scale 1-D; got {columns}, {factors}, {base}, "
-            f"{scale}, {out}"
-        )
-    if any(value != types.int64 for value in (first, depth, top)):
-        raise TypingError(
-            f"difference_tile takes int64 first, depth, top; got {first}, "
-            f"{depth}, {top}"
-        )
+    _check_arguments(
+        "difference_tile",
+        {
+            "columns": (columns, 2),
+            "factors": (factors, 2),
+            "base": (base, 2),
+            "scale": (scale, 1),
+            "out": (out, 2),
+        },
+        {"first": first, "depth": depth, "top": top},
+    )
     signature = types.void(columns, first, factors, depth, base, top, scale, out)
 
     def codegen(context, builder, sig, args):
-        columns_v, first_v, factors_v, depth_v, base_v, top_v, scale_v, out_v = args
-        sums = _tile_sums(
-            context,
-            builder,
-            (sig.args[0], columns_v),
-            first_v,
-            (sig.args[2], factors_v),
-            depth_v,
-            corner=False,
-        )
+        first_v, base_v, top_v, scale_v, out_v = args[1], *args[4:]
+        sums = _tile_sums_of(context, builder, sig, args, corner=False)
         base_ptr, base_step = _row_pointer(context, builder, sig.args[4], base_v, top_v)
         out_ptr, out_step = _row_pointer(context, builder, sig.args[7], out_v, top_v)
         base_ptr = builder.gep(base_ptr, [first_v])
@@ -432,29 +454,16 @@ def triangular_tile(typingctx, columns, first, factors, depth, out, top):
     out : ndarray of shape (>= top + 4, >= first + 8), float64, C-contiguous
     top : int64
     """
-    arrays = (columns, 2), (factors, 2), (out, 2)
-    if not all(_c_float64(array, ndim) for array, ndim in arrays):
-        raise TypingError(
-            "triangular_tile takes 2-D C-contiguous float64 arrays columns, "
-            f"factors and out; got {columns}, {factors}, {out}"
-        )
-    if any(value != types.int64 for value in (first, depth, top)):
-        raise TypingError(
-            f"triangular_tile takes int64 first, depth, top; got {first}, "
-            f"{depth}, {top}"
-        )
+    _check_arguments(
+        "triangular_tile",
+        {"columns": (columns, 2), "factors": (factors, 2), "out": (out, 2)},
+        {"first": first, "depth": depth, "top": top},
+    )
     signature = types.void(columns, first, factors, depth, out, top)
 
     def codegen(context, builder, sig, args):
-        columns_v, first_v, factors_v, depth_v, out_v, top_v = args
-        sums = _tile_sums(
-            context,
-            builder,
-            (sig.args[0], columns_v),
-            first_v,
-            (sig.args[2], factors_v),
-            depth_v,
-        )
+        first_v, out_v, top_v = args[1], *args[4:]
+        sums = _tile_sums_of(context, builder, sig, args)
         out_ptr, out_step = _row_pointer(context, builder, sig.args[4], out_v, top_v)
         out_ptr = builder.gep(out_ptr, [first_v])
         for j in range(TILE_ROWS):
@@ -485,15 +494,11 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
     buffer : ndarray of shape (>= at + 3 stride + 4,), float64, C-contiguous
     at, stride : int64
     """
-    if not (_c_float64(rows, 2) and _c_float64(buffer, 1)):
-        raise TypingError(
-            "symmetric_tile takes C-contiguous float64 arrays: rows 2-D, buffer "
-            f"1-D; got {rows}, {buffer}"
-        )
-    if any(value != types.int64 for value in (top, at, stride)):
-        raise TypingError(
-            f"symmetric_tile takes int64 top, at, stride; got {top}, {at}, {stride}"
-        )
+    _check_arguments(
+        "symmetric_tile",
+        {"rows": (rows, 2), "buffer": (buffer, 1)},
+        {"top": top, "at": at, "stride": stride},
+    )
     signature = types.void(rows, top, buffer, at, stride)
     pairs = [(a, c) for a in range(TILE_ROWS) for c in range(a + 1)]
 
@@ -501,42 +506,13 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
         rows_v, top_v, buffer_v, at_v, stride_v = args
         view = context.make_array(sig.args[0])(context, builder, rows_v)
         n_columns = cgutils.unpack_tuple(builder, view.shape)[1]
-        steps = builder.sdiv(n_columns, _I64(4))
         base, step_size = _row_pointer(context, builder, sig.args[0], rows_v, top_v)
         pointers = [base]
         for _ in range(TILE_ROWS - 1):
             pointers.append(builder.gep(pointers[-1], [step_size]))
-        fma = _fma(builder)
-        entry = builder.block
-        loop = builder.append_basic_block("symmetric.loop")
-        done = builder.append_basic_block("symmetric.done")
-        builder.cbranch(builder.icmp_signed(">", steps, _I64(0)), loop, done)
-        builder.position_at_end(loop)
-        step = builder.phi(_I64)
-        step.add_incoming(_I64(0), entry)
-        sums = []
-        for _ in pairs:
-            phi = builder.phi(_V4)
-            phi.add_incoming(_ZERO4, entry)
-            sums.append(phi)
-        offset = builder.mul(step, _I64(4))
-        values = [_load4(builder, builder.gep(p, [offset])) for p in pointers]
-        updated = [
-            builder.call(fma, [values[a], values[c], total])
-            for (a, c), total in zip(pairs, sums, strict=True)
-        ]
-        step_next = builder.add(step, _I64(1))
-        step.add_incoming(step_next, loop)
-        for phi, value in zip(sums, updated, strict=True):
-            phi.add_incoming(value, loop)
-        builder.cbranch(builder.icmp_signed("<", step_next, steps), loop, done)
-        builder.position_at_end(done)
-        totals = {}
-        for pair, value in zip(pairs, updated, strict=True):
-            phi = builder.phi(_V4)
-            phi.add_incoming(_ZERO4, entry)
-            phi.add_incoming(value, loop)
-            totals[pair] = phi
+        totals = dict(
+            zip(pairs, _row_products(builder, pointers, n_columns, pairs), strict=True)
+        )
         out = context.make_array(sig.args[2])(context, builder, buffer_v).data
         for a in range(TILE_ROWS):
             lanes = [totals.get((a, c), _ZERO4) for c in range(TILE_ROWS)]
@@ -616,29 +592,23 @@ def transpose_rows(typingctx, X, row, xt, column):
         xt_base, xt_step = _row_pointer(context, builder, sig.args[2], xt_v, _I64(0))
         xt_base = builder.gep(xt_base, [column_v])
         vector = ir.VectorType(ir.FloatType(), 4) if single else _V4
-        entry = builder.block
-        loop = builder.append_basic_block("transpose.loop")
-        done = builder.append_basic_block("transpose.done")
-        builder.cbranch(builder.icmp_signed(">", groups, _I64(0)), loop, done)
-        builder.position_at_end(loop)
-        group = builder.phi(_I64)
-        group.add_incoming(_I64(0), entry)
-        feature = builder.mul(group, _I64(4))
-        values = []
-        for pointer in x_rows:
-            source = builder.bitcast(
-                builder.gep(pointer, [feature]), vector.as_pointer()
-            )
-            value = builder.load(source, align=4 if single else 8)
-            values.append(builder.fpext(value, _V4) if single else value)
-        for j, value in enumerate(_transpose4(builder, *values)):
-            target_row = builder.add(feature, _I64(j))
-            target = builder.gep(xt_base, [builder.mul(target_row, xt_step)])
-            _store4(builder, value, target)
-        group_next = builder.add(group, _I64(1))
-        group.add_incoming(group_next, loop)
-        builder.cbranch(builder.icmp_signed("<", group_next, groups), loop, done)
-        builder.position_at_end(done)
+
+        def body(group, _):
+            feature = builder.mul(group, _I64(4))
+            values = []
+            for pointer in x_rows:
+                source = builder.bitcast(
+                    builder.gep(pointer, [feature]), vector.as_pointer()
+                )
+                value = builder.load(source, align=4 if single else 8)
+                values.append(builder.fpext(value, _V4) if single else value)
+            for j, value in enumerate(_transpose4(builder, *values)):
+                target_row = builder.add(feature, _I64(j))
+                target = builder.gep(xt_base, [builder.mul(target_row, xt_step)])
+                _store4(builder, value, target)
+            return []
+
+        _counted_loop(builder, groups, 0, body, "transpose")
         return context.get_dummy_value()
 
     return signature, codegen

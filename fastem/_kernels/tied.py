@@ -219,19 +219,20 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             difference_tile(
                 prob, first, mean_tiles[t], n_components, xc, 4 * t, root, dev
             )
-    # Lower triangles: 2 x 4 tiles left of the diagonal, 4 x 4 symmetric on it.
-    for j in range(0, n_features, 4):
-        for i in range(0, j, 4):
-            for top in range(j, j + 4, 2):
-                at = within_sums + top * n_padded + i
-                product_tile(dev, top, dev, i, sums, at, at + n_padded)
-        symmetric_tile(dev, j, sums, within_sums + j * n_padded + j, n_padded)
-    for k in range(0, n_components, 4):
-        for m in range(0, k, 4):
-            for top in range(k, k + 4, 2):
-                at = between_sums + top * k_padded + m
-                product_tile(sp, top, sp, m, sums, at, at + k_padded)
-        symmetric_tile(sp, k, sums, between_sums + k * k_padded + k, k_padded)
+    # Lower triangles of within (dev dev^T) and of sp sp^T: 2 x 4 tiles left of
+    # the diagonal, a symmetric 4 x 4 tile on it (one loop for both, so that
+    # the tiles' code is compiled once).
+    for part in range(2):
+        rows = dev if part == 0 else sp
+        count = n_features if part == 0 else n_components
+        stride = n_padded if part == 0 else k_padded
+        base = within_sums if part == 0 else between_sums
+        for j in range(0, count, 4):
+            for i in range(0, j, 4):
+                for top in range(j, j + 4, 2):
+                    at = base + top * stride + i
+                    product_tile(rows, top, rows, i, sums, at, at + stride)
+            symmetric_tile(rows, j, sums, base + j * stride + j, stride)
     for k in range(n_components):
         total = 0.0
         for b in range(n_rows):
