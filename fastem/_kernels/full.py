@@ -162,9 +162,10 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             total += r[b]
         buffer[k] += total
         s2 = s2_at + k * n_padded * n_padded
-        if n_padded == 4:
+        small = n_padded == 4
+        if small:
             # Up to 4 features a sqrt per row and component would cost more
-            # than a second array: r (x - mu) against x - mu, 2 x 4 tiles.
+            # than a second array: r (x - mu) against x - mu.
             for j in range(n_features):
                 m = means[k, j]
                 row = scaled[j]
@@ -177,37 +178,32 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
                     weighted_row[b] = w
                     t += w
                 buffer[s1_at + k * n_features + j] += t
-            product_tile(weighted, 0, scaled, 0, buffer, s2, s2 + 4)
-            if n_features > 2:
-                product_tile(weighted, 2, scaled, 0, buffer, s2 + 8, s2 + 12)
-            continue
-        for b in range(n_rows):
-            root[b] = np.sqrt(r[b])
-        # sqrt(r_b) (x_b - mu): the scatter is the product of this array with
-        # itself, and s1 its product with sqrt(r). One array to write instead
-        # of two (x - mu and r (x - mu)).
-        for j in range(n_features):
-            m = means[k, j]
-            row = scaled[j]
-            t = 0.0
+        else:
             for b in range(n_rows):
-                v = (xt[j, b] - m) * root[b]
-                row[b] = v
-                t += root[b] * v
-            buffer[s1_at + k * n_features + j] += t
-        s2 = s2_at + k * n_padded * n_padded
-        # 2 x 4 tiles left of the diagonal, one symmetric 4 x 4 tile on it.
+                root[b] = np.sqrt(r[b])
+            # sqrt(r_b) (x_b - mu): the scatter is the product of this array
+            # with itself, and s1 its product with sqrt(r). One array to write
+            # instead of two (x - mu and r (x - mu)).
+            for j in range(n_features):
+                m = means[k, j]
+                row = scaled[j]
+                t = 0.0
+                for b in range(n_rows):
+                    v = (xt[j, b] - m) * root[b]
+                    row[b] = v
+                    t += root[b] * v
+                buffer[s1_at + k * n_features + j] += t
+        # 2 x 4 tiles left of the diagonal and one symmetric 4 x 4 tile on it
+        # (up to 4 features, 2 x 4 tiles of r (x - mu) on it too). One call
+        # site per tile: each is compiled where it is called.
+        left = weighted if small else scaled
         for j in range(0, n_features, 4):
-            row0 = s2 + j * n_padded
-            row2 = row0 + 2 * n_padded
-            for i in range(0, j, 4):
-                product_tile(
-                    scaled, j, scaled, i, buffer, row0 + i, row0 + n_padded + i
-                )
-                product_tile(
-                    scaled, j + 2, scaled, i, buffer, row2 + i, row2 + n_padded + i
-                )
-            symmetric_tile(scaled, j, buffer, row0 + j, n_padded)
+            for i in range(0, j + 4 if small else j, 4):
+                for top in range(j, min(j + 4, n_features), 2):
+                    at = s2 + top * n_padded + i
+                    product_tile(left, top, scaled, i, buffer, at, at + n_padded)
+            if not small:
+                symmetric_tile(scaled, j, buffer, s2 + j * n_padded + j, n_padded)
 
 
 register_family(

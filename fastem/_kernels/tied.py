@@ -14,10 +14,17 @@ product, using for each row (``r`` its responsibilities, ``m = sum_k r_k mu_k``)
     sum_k r_k (x - mu_k)(x - mu_k)^T = (x - m)(x - m)^T + M^T (diag(r) - r r^T) M
 
 where ``M`` stacks the centered means. The kernel sums ``w (x - m)(x - m)^T``
-(``d x d``) and ``w (diag(r) - r r^T)`` (``k x k``); both are sums of positive
-semi-definite terms (no cancellation between rows), and the second has zero row
-sums, so the result does not depend on where the means are centered. Every product in
-the density and the statistics is done by the register tiles of :mod:`._tile`.
+(``d x d``) and ``w (diag(r) - r r^T)`` (``k x k``); each row's terms are
+positive semi-definite, and the second has zero row sums, so the result does
+not depend on where the means are centered. The second is summed as
+``diag(sum w r)`` minus ``sum w r r^T``: where most rows give a component ``r``
+near 1, its diagonal is a difference of nearly equal sums.
+
+The first moments are ``sum w r (x - c) - (sum w r) (mu - c)``, one small
+product per block rather than a deviation per row and component: as accurate
+as scikit-learn's ``r^T X`` about the origin, or more (``c`` is nearer the data).
+Every product in the density and the statistics is done by the register tiles
+of :mod:`._tile`.
 The pass itself is :func:`._pass.em_pass`; this module gives it the family's
 density and statistics.
 """
