@@ -366,6 +366,23 @@ def test_transpose_rows_matches_numpy(dtype, n_features):
     assert_array_equal(xt, expected)
 
 
+@pytest.mark.parametrize("shape", [(3, 5), (2, 4, 8), (1, 1)])
+def test_column_tiles_groups_columns_by_four(shape):
+    """``out[..., t, i, jj] = matrix[..., i, 4 t + jj]``, zero past the matrix."""
+    from fastem._kernels._tile import column_tiles, padded
+
+    matrix = np.random.default_rng(0).normal(size=shape)
+    rows = shape[-2] + 2
+    out = column_tiles(matrix, rows=rows)
+    width = padded(shape[-1])
+    assert out.shape == (*shape[:-2], width // 4, rows, 4)
+    assert out.flags.c_contiguous
+    expected = np.zeros((*shape[:-2], rows, width))
+    expected[..., : shape[-2], : shape[-1]] = matrix
+    for t in range(width // 4):
+        assert_array_equal(out[..., t, :, :], expected[..., 4 * t : 4 * t + 4])
+
+
 def test_new_tiles_name_what_they_take():
     from numba.core.errors import TypingError
 

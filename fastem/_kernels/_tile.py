@@ -25,6 +25,7 @@ They are ``@intrinsic``s: their IR goes straight into the calling kernel,
 compiled and cached with it.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -39,6 +40,35 @@ _ZERO4 = ir.Constant(_V4, [0.0] * 4)
 #: Columns of the tile (two vectors) and rows (broadcast scalars).
 TILE_COLUMNS = 8
 TILE_ROWS = 4
+
+
+def padded(size):
+    """``size`` rounded up to a multiple of the tiles' 4 factor columns."""
+    return -(-size // TILE_ROWS) * TILE_ROWS
+
+
+def column_tiles(matrix, rows=None):
+    """Cut a matrix's columns into groups of 4, laid out as the tiles read them.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (..., m, d)
+    rows : int, default: m
+        Rows of the result; the rows past ``m`` are zero.
+
+    Returns
+    -------
+    ndarray of shape (..., t, rows, 4), C-contiguous
+        ``out[..., t, i, jj] = matrix[..., i, 4 t + jj]``, zero past column
+        ``d - 1``; ``t`` runs over ``padded(d) / 4`` groups.
+    """
+    *batch, n_rows, n_columns = matrix.shape
+    rows = n_rows if rows is None else rows
+    width = padded(n_columns)
+    out = np.zeros((*batch, rows, width))
+    out[..., :n_rows, :n_columns] = matrix
+    out = out.reshape(*batch, rows, width // TILE_ROWS, TILE_ROWS)
+    return np.ascontiguousarray(np.swapaxes(out, -3, -2))
 
 
 def _splat(builder, value):

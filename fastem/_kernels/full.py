@@ -37,7 +37,8 @@ from .._config import jit
 from ._pass import register_family
 from ._tile import (
     TILE_COLUMNS,
-    TILE_ROWS,
+    column_tiles,
+    padded,
     product_tile,
     squared_tile,
     symmetric_tile,
@@ -46,10 +47,6 @@ from ._tile import (
 #: Rows per block (128): a multiple of the tile's 8 columns, which it reads and
 #: writes without bounds checks.
 BLOCK = 16 * TILE_COLUMNS
-
-
-def _tiles(n_features):
-    return -(-n_features // TILE_ROWS)
 
 
 def _prepare(means, prec_chol):
@@ -62,24 +59,19 @@ def _prepare(means, prec_chol):
     columns. Small K x D x D NumPy work, once per call.
     """
     n_components, n_features = means.shape
-    n_tiles = _tiles(n_features)
-    width = n_tiles * TILE_ROWS
-    upper = np.zeros((n_components, width, width))
-    upper[:, :n_features, :n_features] = np.triu(prec_chol)
+    width = padded(n_features)
+    # The product with the factors' zero-padded columns (width of them): its
+    # summation order is the one the offsets have always had.
+    wide = np.zeros((n_components, n_features, width))
+    wide[:, :, :n_features] = np.triu(prec_chol)
     ref = means.sum(axis=0) / n_components
-    offsets = np.matmul((means - ref)[:, None, :], upper[:, :n_features])[:, 0, :]
-    factors = upper.reshape(n_components, width, n_tiles, TILE_ROWS)
-    factors = np.ascontiguousarray(factors.transpose(0, 2, 1, 3))
-    offsets = np.ascontiguousarray(offsets.reshape(n_components, n_tiles, TILE_ROWS))
-    return ref, factors, offsets
+    offsets = np.matmul((means - ref)[:, None, :], wide)[:, 0, :]
+    offsets = offsets.reshape(n_components, width // 4, 4)
+    return ref, column_tiles(wide, rows=width), offsets
 
 
 #: Prepared parameters of the full family (see :func:`prepare_model`).
 FullModel = namedtuple("FullModel", ["means", "ref", "factors", "offsets", "work_rows"])
-
-
-def _padded(n_features):
-    return -(-n_features // 4) * 4
 
 
 def prepare_model(means, prec_chol):
@@ -99,7 +91,7 @@ def prepare_model(means, prec_chol):
     """
     n_features = means.shape[1]
     ref, factors, offsets = _prepare(means, prec_chol)
-    work_rows = 3 * _padded(n_features) + 1
+    work_rows = 3 * padded(n_features) + 1
     return FullModel(means, ref, factors, offsets, work_rows)
 
 
@@ -132,7 +124,7 @@ def _log_density(model, xt, log_norm, work, logp):
 
 def stats_size(n_components, n_features):
     """Length of one chunk's buffer: ``nk``, ``s1`` and the padded ``s2``."""
-    n_padded = _padded(n_features)
+    n_padded = padded(n_features)
     return n_components * (1 + n_features + n_padded * n_padded)
 
 

@@ -36,7 +36,9 @@ import numpy as np
 from .._config import jit
 from ._pass import register_family
 from ._tile import (
+    column_tiles,
     difference_tile,
+    padded,
     product_tile,
     symmetric_tile,
     triangular_tile,
@@ -60,10 +62,6 @@ TiedModel = namedtuple(
 )
 
 
-def _padded(size):
-    return -(-size // 4) * 4
-
-
 def prepare_model(means, prec_chol):
     """Return the :class:`TiedModel` of float64 means and the shared factor.
 
@@ -73,21 +71,16 @@ def prepare_model(means, prec_chol):
     center = means.mean(axis=0)
     means_c = np.ascontiguousarray(means - center)
     proj = np.ascontiguousarray(means_c @ prec_chol)
-    width = _padded(n_features)
-    padded = np.zeros((n_components, width))
-    padded[:, :n_features] = means_c
-    mean_tiles = padded.reshape(n_components, width // 4, 4).transpose(1, 0, 2)
-    upper = np.zeros((width, width))
-    upper[:n_features, :n_features] = np.triu(prec_chol)
-    chol_tiles = upper.reshape(width, width // 4, 4).transpose(1, 0, 2)
+    mean_tiles = column_tiles(means_c)
+    chol_tiles = column_tiles(np.triu(prec_chol), rows=padded(n_features))
     work_rows = _layout(n_components, n_features)[-1]
     return TiedModel(
         means_c,
         center,
         prec_chol,
         proj,
-        np.ascontiguousarray(chol_tiles),
-        np.ascontiguousarray(mean_tiles),
+        chol_tiles,
+        mean_tiles,
         work_rows,
     )
 
@@ -134,8 +127,8 @@ def _log_density(model, xt, log_norm, work, logp):
         for b in range(n_rows):
             xc[j, b] = xt[j, b] - c
     for t in range(chol_tiles.shape[0]):
+        depth = min(4 * t + 4, n_features)
         for first in range(0, n_rows, 8):
-            depth = min(4 * t + 4, n_features)
             triangular_tile(xc, first, chol_tiles[t], depth, y, 4 * t)
     n_fours = n_features - n_features % 4
     for k in range(n_components):
