@@ -134,6 +134,43 @@ def test_log_resp_matches_naive(shape, order, covariance_type, dtype, make_param
     assert_array_equal(labels, expected_resp.argmax(axis=1))
 
 
+def test_far_components_take_zero_not_subnormal_responsibility(covariance_type):
+    """Where NumPy's responsibilities are subnormal, the kernels' are exactly 0.
+
+    Two clusters 38 standard deviations apart: each row's responsibility for
+    the far component is exp(-722) (subnormal) in the reference. The pass
+    flushes it to 0, and nothing it reports moves beyond the usual tolerances.
+    """
+    rng = np.random.default_rng(5)
+    n, d = 400, 2
+    means = np.array([[0.0, 0.0], [38.0, 0.0]])
+    X = means[rng.integers(0, 2, n)] + rng.uniform(-0.05, 0.05, (n, d))
+    weights = np.array([0.5, 0.5])
+    chol = {
+        "full": np.stack([np.eye(d)] * 2),
+        "tied": np.eye(d),
+        "diag": np.ones((2, d)),
+        "spherical": np.ones(2),
+    }[covariance_type]
+    params = {"means": means, "precisions_cholesky": chol, "weights": weights}
+
+    lse, resp = kernels.log_resp(X, *_args(params, covariance_type))
+    expected_lse, expected_resp = naive.log_resp(
+        X, *_naive_args(params, covariance_type)
+    )
+    tiny = np.finfo(np.float64).tiny
+    far = expected_resp < 1e-300
+    assert far.sum() == n  # one far component per row
+    assert np.all((expected_resp[far] > 0) & (expected_resp[far] < tiny))
+    assert_array_equal(resp[far], 0.0)
+    assert np.all(resp[~far] >= tiny)
+    assert_allclose(lse, expected_lse, rtol=RTOL)
+    stats = kernels.suff_stats(X, *_args(params, covariance_type))
+    _assert_stats_close(
+        stats, naive.suff_stats(X, *_naive_args(params, covariance_type))
+    )
+
+
 def test_log_norm_matches_naive(covariance_type, make_params):
     k, d = 3, 5
     params = make_params(k, d, covariance_type, seed=7)
@@ -156,19 +193,23 @@ def test_log_norm_matches_naive(covariance_type, make_params):
 
 
 def test_exp_nonpositive_within_one_ulp_of_numpy():
-    """The log-sum-exp's vectorisable exp over its whole range, subnormals too."""
-    from fastem._kernels._exp import exp_nonpositive
+    """The log-sum-exp's vectorisable exp over its whole range; 0 where subnormal."""
+    from fastem._kernels._exp import FLUSH_BELOW, exp_nonpositive
 
     x = np.concatenate(
         [
             -np.logspace(-300, np.log10(745.5), 3000),
             np.linspace(-745.5, 0.0, 3001),
-            [0.0, -0.0, -1e-320, -708.39, -708.4, -744.4, -745.13],
+            [0.0, -0.0, -1e-320, -707.99, -708.0, -708.01, -708.39, -744.4],
         ]
     )
     got = np.array([exp_nonpositive(value) for value in x])
     expected = np.exp(x)
-    assert np.all(np.abs(got - expected) <= np.spacing(expected))
+    kept = x >= FLUSH_BELOW
+    assert np.all(np.abs(got - expected)[kept] <= np.spacing(expected[kept]))
+    assert np.all(got[kept] >= np.finfo(np.float64).tiny)  # never subnormal
+    assert np.all(got[~kept] == 0.0)
+    assert np.all(expected[~kept] < 3.3e-308)
     assert exp_nonpositive(0.0) == 1.0
     assert exp_nonpositive(-746.0) == 0.0
     assert exp_nonpositive(-1e300) == 0.0

@@ -227,13 +227,24 @@ def em_pass(
             # Log-sum-exp and responsibilities. The row weights enter only the
             # log-likelihood, never the responsibilities (a subnormal weight
             # must not be divided out later).
+            # The rows' largest log-density, ping-ponged between lse and
+            # scratch: a maximum kept in place (stored back where it was read)
+            # becomes masked vector stores, microcoded on AMD Zen (1.6 cycles
+            # per value against about 0.3).
             for b in range(block):
                 lse[b] = logp[0, b]
-                scratch[b] = 0.0
+            top = lse
+            out = scratch
             for k in range(1, n_components):
                 for b in range(block):
-                    if logp[k, b] > lse[b]:
-                        lse[b] = logp[k, b]
+                    value = logp[k, b]
+                    out[b] = value if value > top[b] else top[b]
+                top, out = out, top
+            if n_components % 2 == 0:  # an odd number of sweeps: it is in scratch
+                for b in range(block):
+                    lse[b] = scratch[b]
+            for b in range(block):
+                scratch[b] = 0.0
             # Two components per sweep: two independent exp evaluations share
             # the polynomial's constants (15% faster per value than one).
             n_pairs = n_components - n_components % 2
@@ -265,12 +276,14 @@ def em_pass(
                     for b in range(count, block):
                         prob[k, b] = 0.0
             if with_entropy:  # sum_b wt[b] sum_k prob log prob (0 log 0 = 0)
+                # Each term is computed, then dropped where prob is 0 (where it
+                # may be 0 * -inf): plain loads, where a branch gave masked ones.
                 block_entropy = 0.0
                 for k in range(n_components):
                     for b in range(block):
                         p = prob[k, b]
-                        if p > 0.0:
-                            block_entropy += wt[b] * p * (logp[k, b] - lse[b])
+                        term = wt[b] * p * (logp[k, b] - lse[b])
+                        block_entropy += term if p > 0.0 else 0.0
                 entropy += block_entropy
             if stats_size > 0:
                 if weighted:
