@@ -93,7 +93,8 @@ def _layout(n_components, n_features):
     ``p`` = d rounded up to 4 (the rows past d stay zero); ``sp`` (``sqrt(w)
     p_k``) ``q`` rows, ``q`` = k rounded up to 4; ``root`` (``sqrt(w)``) one
     row; then ``sums``, the register tiles' flat output (``q p + p p + q q``
-    values), in whole rows of ``BLOCK``.
+    values), in whole rows of ``BLOCK``, up to ``spare``, one row for
+    :func:`_log_density`.
     """
     p = -(-n_features // 4) * 4
     q = -(-n_components // 4) * 4
@@ -101,7 +102,8 @@ def _layout(n_components, n_features):
     xc, sxc, dev, sp = 0, p, 2 * p, 3 * p
     root = sp + q
     sums = root + 1
-    return xc, sxc, dev, sp, root, sums, sums + sums_rows
+    spare = sums + sums_rows
+    return xc, sxc, dev, sp, root, sums, spare, spare + 1
 
 
 _layout_jit = jit(_layout)  # the hooks read the scratch with the same layout
@@ -130,30 +132,43 @@ def _log_density(model, xt, log_norm, work, logp):
         depth = min(4 * t + 4, n_features)
         for first in range(0, n_rows, 8):
             triangular_tile(xc, first, chol_tiles[t], depth, y, 4 * t)
-    n_fours = n_features - n_features % 4
-    for k in range(n_components):
+    # Two components and two features per sweep, as the diag family's density
+    # (one load of y serves two components); with an odd count the last
+    # component's second copy goes to the scratch's spare row.
+    spare = work[layout[6]]
+    n_twos = n_features - n_features % 2
+    for k in range(0, n_components, 2):
+        k1 = min(k + 1, n_components - 1)
+        out0 = logp[k]
+        out1 = logp[k1] if k1 > k else spare
         for b in range(n_rows):
-            logp[k, b] = 0.0
-        # Four features per sweep: each row's running sum is loaded and stored
-        # once per four features instead of once per feature.
-        for j in range(0, n_fours, 4):
+            out0[b] = 0.0
+            out1[b] = 0.0
+        for j in range(0, n_twos, 2):
+            p00 = proj[k, j]
+            p01 = proj[k, j + 1]
+            p10 = proj[k1, j]
+            p11 = proj[k1, j + 1]
+            for b in range(n_rows):
+                y0 = y[j, b]
+                y1 = y[j + 1, b]
+                t00 = y0 - p00
+                t01 = y1 - p01
+                t10 = y0 - p10
+                t11 = y1 - p11
+                out0[b] += t00 * t00 + t01 * t01
+                out1[b] += t10 * t10 + t11 * t11
+        for j in range(n_twos, n_features):
             p0 = proj[k, j]
-            p1 = proj[k, j + 1]
-            p2 = proj[k, j + 2]
-            p3 = proj[k, j + 3]
+            p1 = proj[k1, j]
             for b in range(n_rows):
                 t0 = y[j, b] - p0
-                t1 = y[j + 1, b] - p1
-                t2 = y[j + 2, b] - p2
-                t3 = y[j + 3, b] - p3
-                logp[k, b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
-        for j in range(n_fours, n_features):
-            p = proj[k, j]
-            for b in range(n_rows):
-                t = y[j, b] - p
-                logp[k, b] += t * t
+                t1 = y[j, b] - p1
+                out0[b] += t0 * t0
+                out1[b] += t1 * t1
         for b in range(n_rows):
-            logp[k, b] = log_norm[k] - 0.5 * logp[k, b]
+            out0[b] = log_norm[k] - 0.5 * out0[b]
+            out1[b] = log_norm[k1] - 0.5 * out1[b]
 
 
 def stats_size(n_components, n_features):
