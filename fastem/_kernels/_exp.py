@@ -21,7 +21,8 @@ _LN2_LO = 1.9082149292705877e-10  # ln 2 - _LN2_HI
 #: Below it, ``exp`` returns 0: ``np.exp`` is under 3.3e-308 there, and its
 #: subnormal results cost the multiplications that make them (and any product of
 #: them later) a slow microcode assist: well-separated clusters put most far
-#: components there, and the whole pass measured 10-20% slower.
+#: components there, and the whole pass measured slower by 40% (diag), 18%
+#: (tied) and 6-13% (full) at n=1e6, d=16, k=16.
 FLUSH_BELOW = -708.0
 
 
