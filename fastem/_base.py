@@ -50,7 +50,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _dask, _init, _progress, _stream, kernels
+from . import _ahead, _dask, _init, _progress, _stream, kernels
 from ._config import single_threaded_blas
 from ._io import ModelFileMixin
 from ._seeding import kmeans_plusplus
@@ -258,6 +258,9 @@ class BaseEMMixture(ModelFileMixin, DensityMixin, BaseEstimator, metaclass=ABCMe
         elif init == "kmeans":
             from .kmeans import KMeans
 
+            # A cold cache compiles the k-means kernels, then this family's
+            # pass: the pass compiles meanwhile in a second process.
+            _ahead.start(self.covariance_type, getattr(X, "dtype", None))
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
             if isinstance(X, _stream.Blocks):
                 # No n-sized labels: a slab's labels are its rows' nearest
