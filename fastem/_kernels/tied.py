@@ -54,11 +54,22 @@ BLOCK = 128
 #: ``center`` (d,), the shared factor ``chol`` (d, d), ``proj = means_c @ chol``,
 #: ``chol_tiles`` (t, p, 4) with ``chol_tiles[t, i, jj] = chol[i, 4 t + jj]``
 #: and ``mean_tiles`` (t, k, 4) with ``mean_tiles[t, i, jj] = means_c[i, 4 t +
-#: jj]`` (zero past d; ``p`` = d rounded up to 4) and ``work_rows`` (the
-#: scratch, see :func:`_layout`).
+#: jj]`` (zero past d; ``p`` = d rounded up to 4), ``layout`` (the first rows
+#: of the scratch's parts, :func:`_layout`; a field rather than a compiled call
+#: in each hook, which cost 0.1-0.15 s of first-call compile) and ``work_rows``
+#: (the scratch's rows).
 TiedModel = namedtuple(
     "TiedModel",
-    ["means_c", "center", "chol", "proj", "chol_tiles", "mean_tiles", "work_rows"],
+    [
+        "means_c",
+        "center",
+        "chol",
+        "proj",
+        "chol_tiles",
+        "mean_tiles",
+        "layout",
+        "work_rows",
+    ],
 )
 
 
@@ -73,7 +84,7 @@ def prepare_model(means, prec_chol):
     proj = np.ascontiguousarray(means_c @ prec_chol)
     mean_tiles = column_tiles(means_c)
     chol_tiles = column_tiles(np.triu(prec_chol), rows=padded(n_features))
-    work_rows = _layout(n_components, n_features)[-1]
+    layout = _layout(n_components, n_features)
     return TiedModel(
         means_c,
         center,
@@ -81,7 +92,8 @@ def prepare_model(means, prec_chol):
         proj,
         chol_tiles,
         mean_tiles,
-        work_rows,
+        layout,
+        layout[-1],
     )
 
 
@@ -106,9 +118,6 @@ def _layout(n_components, n_features):
     return xc, sxc, dev, sp, root, sums, spare, spare + 1
 
 
-_layout_jit = jit(_layout)  # the hooks read the scratch with the same layout
-
-
 @jit
 def _log_density(model, xt, log_norm, work, logp):
     """``logp[k, b] = log_norm[k] - 1/2 ||y[:, b] - proj[k]||^2``.
@@ -121,7 +130,7 @@ def _log_density(model, xt, log_norm, work, logp):
     proj = model.proj
     n_features, n_rows = xt.shape
     n_components = proj.shape[0]
-    layout = _layout_jit(n_components, n_features)
+    layout = model.layout
     xc = work[layout[0] : layout[1]]
     y = work[layout[2] : layout[3]]
     for j in range(n_features):
@@ -201,7 +210,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     mean_tiles = model.mean_tiles
     n_components, n_features = means_c.shape
     n_rows = xt.shape[1]
-    layout = _layout_jit(n_components, n_features)
+    layout = model.layout
     n_padded = layout[1] - layout[0]
     k_padded = layout[4] - layout[3]
     xc = work[layout[0] : layout[1]]
