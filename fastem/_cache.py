@@ -156,7 +156,10 @@ class _GuardedCache(FunctionCache):
     def __init__(self, py_func):
         super().__init__(py_func)
         cache_file = self._cache_file  # Numba 0.68: the index's stamp lives here
-        cache_file._source_stamp = (cache_file._source_stamp, _kernels_stamp())
+        # The tiles' vector width follows the CPU (in Numba's key) unless
+        # FASTEM_VECTOR_WIDTH overrides it (fastem._kernels._tile).
+        width = os.environ.get("FASTEM_VECTOR_WIDTH", "").strip()
+        cache_file._source_stamp = (cache_file._source_stamp, _kernels_stamp(), width)
 
     def load_overload(self, sig, target_context):
         try:

@@ -241,18 +241,29 @@ def _corner_mask(depth, rows):
     return (i < depth) & (i <= 4 * ((depth - 1) // 4) + j)
 
 
+def _tile_columns():
+    from fastem._kernels._tile import TILE_COLUMNS
+
+    return TILE_COLUMNS
+
+
+#: The tiles' columns per call: 8, or 32 where the CPU has AVX-512 (see
+#: test_tiles_at_the_other_vector_width for the other width).
+T = _tile_columns()
+
+
 @pytest.mark.parametrize("depth", [0, 1, 2, 4, 5, 9])
-@pytest.mark.parametrize("first", [0, 8, 11])
+@pytest.mark.parametrize("first", [0, T, T + 3])
 def test_squared_tile_matches_numpy(depth, first):
-    """8 columns x 4 factor columns, summed over ``depth`` rows (the last 4 an
+    """T columns x 4 factor columns, summed over ``depth`` rows (the last 4 an
     upper-triangular corner), then squared."""
     rng = np.random.default_rng(depth * 100 + first)
-    columns = rng.normal(size=(9, 24))
+    columns = rng.normal(size=(9, 3 * T))
     factors = rng.normal(size=(9, 4))
     offsets = rng.normal(size=4)
-    out = rng.normal(size=8)
+    out = rng.normal(size=T)
     mask = _corner_mask(depth, 9)
-    y = columns[:, first : first + 8].T @ np.where(mask, factors, 0.0) - offsets
+    y = columns[:, first : first + T].T @ np.where(mask, factors, 0.0) - offsets
     expected = out + (y**2).sum(axis=1)
     factors[~mask] = np.nan  # never read
     _compiled("squared_tile")(columns, first, factors, depth, offsets, out)
@@ -263,27 +274,27 @@ def test_squared_tile_names_what_it_takes():
     from numba.core.errors import TypingError
 
     call = _compiled("squared_tile")
-    columns = np.zeros((4, 8))
+    columns = np.zeros((4, T))
     with pytest.raises(TypingError, match="C-contiguous float64"):
-        call(columns.T.copy().T, 0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(8))
+        call(columns.T.copy().T, 0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(T))
     with pytest.raises(TypingError, match="int64 first, depth"):
-        call(columns, 0.0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(8))
+        call(columns, 0.0, np.zeros((4, 4)), 4, np.zeros(4), np.zeros(T))
 
 
 def test_squared_tile_reads_only_its_rows_and_columns():
     """Rows past ``depth``, the corner's lower triangle and columns outside the
-    8 never enter the result."""
-    columns = np.ones((6, 16))
+    T never enter the result."""
+    columns = np.ones((6, T + 8))
     columns[2:] = np.nan  # past depth
     columns[:, :4] = np.nan  # before first
-    columns[:, 12:] = np.nan  # after first + 8
+    columns[:, T + 4 :] = np.nan  # from first + T on
     factors = np.ones((6, 4))
     factors[2:] = np.nan
     factors[~_corner_mask(2, 6)] = np.nan
-    out = np.zeros(8)
+    out = np.zeros(T)
     _compiled("squared_tile")(columns, 4, factors, 2, np.array([1.0, 0, 0, 2]), out)
     # depth 2: rows 0 and 1 are the corner's first two (columns 0-3 and 1-3).
-    assert_array_equal(out, np.full(8, 0.0 + 4 + 4 + 0))
+    assert_array_equal(out, np.full(T, 0.0 + 4 + 4 + 0))
 
 
 @pytest.mark.parametrize("n_columns", [0, 4, 12, 128])
@@ -325,23 +336,23 @@ def test_product_tile_names_what_it_takes():
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3, 7])
-@pytest.mark.parametrize(("first", "top"), [(0, 0), (8, 2)])
+@pytest.mark.parametrize(("first", "top"), [(0, 0), (T, 2)])
 def test_difference_tile_matches_numpy(depth, first, top):
-    """Writes (base - columns^T factors) * scale into 4 x 8 entries of out,
+    """Writes (base - columns^T factors) * scale into 4 x T entries of out,
     every row of ``columns`` below ``depth`` counted (no triangle), and nothing
     else of ``out``."""
     rng = np.random.default_rng(depth * 10 + first + top)
-    columns = rng.normal(size=(8, 24))
+    columns = rng.normal(size=(8, 3 * T))
     columns[depth:] = np.nan  # never read
     factors = rng.normal(size=(8, 4))
-    base = rng.normal(size=(7, 24))
-    scale = rng.normal(size=24)
-    out = rng.normal(size=(7, 24))
+    base = rng.normal(size=(7, 3 * T))
+    scale = rng.normal(size=3 * T)
+    out = rng.normal(size=(7, 3 * T))
     expected = out.copy()
-    product = np.nan_to_num(columns[:depth, first : first + 8]).T @ factors[:depth]
-    expected[top : top + 4, first : first + 8] = (
-        base[top : top + 4, first : first + 8] - product.T
-    ) * scale[first : first + 8]
+    product = np.nan_to_num(columns[:depth, first : first + T]).T @ factors[:depth]
+    expected[top : top + 4, first : first + T] = (
+        base[top : top + 4, first : first + T] - product.T
+    ) * scale[first : first + T]
     _compiled("difference_tile")(columns, first, factors, depth, base, top, scale, out)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
@@ -349,28 +360,28 @@ def test_difference_tile_matches_numpy(depth, first, top):
 def test_difference_tile_in_place():
     """``base`` and ``out`` may be one array."""
     rng = np.random.default_rng(5)
-    columns = rng.normal(size=(3, 8))
+    columns = rng.normal(size=(3, T))
     factors = rng.normal(size=(3, 4))
-    rows = rng.normal(size=(4, 8))
+    rows = rng.normal(size=(4, T))
     expected = rows - factors.T @ columns
-    _compiled("difference_tile")(columns, 0, factors, 3, rows, 0, np.ones(8), rows)
+    _compiled("difference_tile")(columns, 0, factors, 3, rows, 0, np.ones(T), rows)
     assert_allclose(rows, expected, rtol=1e-14, atol=1e-14)
 
 
 @pytest.mark.parametrize("depth", [1, 4, 5, 8])
-@pytest.mark.parametrize(("first", "top"), [(0, 0), (16, 4)])
+@pytest.mark.parametrize(("first", "top"), [(0, 0), (2 * T, 4)])
 def test_triangular_tile_matches_numpy(depth, first, top):
-    """4 x 8 entries of the product with the corner's lower triangle skipped
+    """4 x T entries of the product with the corner's lower triangle skipped
     (never read); the rest of ``out`` untouched."""
     rng = np.random.default_rng(depth + first + top)
-    columns = rng.normal(size=(9, 24))
+    columns = rng.normal(size=(9, 3 * T))
     factors = rng.normal(size=(9, 4))
     mask = _corner_mask(depth, 9)
-    product = columns[:, first : first + 8].T @ np.where(mask, factors, 0.0)
+    product = columns[:, first : first + T].T @ np.where(mask, factors, 0.0)
     factors[~mask] = np.nan
-    out = rng.normal(size=(9, 24))
+    out = rng.normal(size=(9, 3 * T))
     expected = out.copy()
-    expected[top : top + 4, first : first + 8] = product.T
+    expected[top : top + 4, first : first + T] = product.T
     _compiled("triangular_tile")(columns, first, factors, depth, out, top)
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
@@ -600,3 +611,57 @@ def test_suff_stats_rejects_wrong_sample_weight_length():
     X, means, chol, weights = _good()
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(4,\)"):
         kernels.suff_stats(X, means, chol, weights, "full", np.ones(5))
+
+
+# --- the tiles' vector width --------------------------------------------------
+
+
+def test_vector_width_follows_the_cpu_unless_overridden(monkeypatch):
+    import llvmlite.binding
+    import numba
+
+    from fastem._kernels import _tile
+
+    monkeypatch.delenv("FASTEM_VECTOR_WIDTH", raising=False)
+    if numba.config.CPU_NAME is None and numba.config.CPU_FEATURES is None:
+        features = llvmlite.binding.get_host_cpu_features().flatten().split(",")
+        assert _tile.vector_width() == (8 if "+avx512f" in features else 4)
+    assert _tile.TILE_COLUMNS == _tile.WIDTH * _tile.VECTORS
+    for wanted in ("4", "8", " 8 "):
+        monkeypatch.setenv("FASTEM_VECTOR_WIDTH", wanted)
+        assert _tile.vector_width() == int(wanted)
+    for wrong in ("16", "avx512", "2"):
+        monkeypatch.setenv("FASTEM_VECTOR_WIDTH", wrong)
+        with pytest.raises(ValueError, match="FASTEM_VECTOR_WIDTH must be 4 or 8"):
+            _tile.vector_width()
+
+
+def test_tiles_and_passes_at_the_other_vector_width(tmp_path):
+    """This machine's tests run one width; the tiles and the full and tied
+    passes are checked at the other one too, in a fresh process and cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fastem._kernels._tile import WIDTH
+
+    repository = Path(__file__).parents[1]
+    env = dict(
+        os.environ,
+        FASTEM_VECTOR_WIDTH="4" if WIDTH == 8 else "8",
+        NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+        PYTHONPATH=str(repository),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"]
+        + [str(repository / "tests" / "test_kernels.py"), "-k"]
+        + ["(tile or full or tied) and not other_vector_width"],
+        cwd=repository,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout.splitlines()[-1]

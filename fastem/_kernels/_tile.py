@@ -4,16 +4,17 @@ LLVM vectorises Numba's loops one innermost loop at a time. For a small matrix
 product that means either memory-resident partial sums (a load and a store per
 multiply-add) or, when the reduction loop is innermost, vectorising that loop
 with gathers. The tiles here are what a BLAS micro-kernel would use
-instead: 4-wide float64 accumulators (8 or 10) held in registers across the whole
-reduction, so that the two FMA units stay busy (8 multiply-adds per cycle per
-core).
+instead: float64 vector accumulators (8 to 16) held in registers across the
+whole reduction, so that the two FMA units stay busy.
 
-- :func:`squared_tile` (the full family's E-step): 8 rows of data against 4
-  columns of a triangular factor, fed per step by two vector loads and four
-  broadcasts; the squared distances are added into the log-densities straight
-  from the registers. :func:`triangular_tile` (the tied family's ``U^T x``)
-  stores the same sums; :func:`difference_tile` (the tied family's
-  deviations) subtracts them, without the triangle, from another array.
+- :func:`squared_tile` (the full family's E-step): ``TILE_COLUMNS`` rows of
+  data (2 vectors of 4 lanes, or with AVX-512 4 vectors of 8: 8 or 32 rows)
+  against 4 columns of a triangular factor, fed per step by ``VECTORS`` vector
+  loads and four broadcasts; the squared distances are added into the
+  log-densities straight from the registers. :func:`triangular_tile` (the
+  tied family's ``U^T x``) stores the same sums; :func:`difference_tile` (the
+  tied family's deviations) subtracts them, without the triangle, from another
+  array.
 - :func:`product_tile` (the scatters, the tied family's first moments): 2 x 4
   sums of products of rows, reduced along the rows with 4 lanes per
   accumulator, fed per step by six vector loads; :func:`symmetric_tile` the
@@ -25,9 +26,11 @@ They are ``@intrinsic``s: their IR goes straight into the calling kernel,
 compiled and cached with it.
 """
 
+import os
+
 import numpy as np
-from llvmlite import ir
-from numba import types
+from llvmlite import binding, ir
+from numba import config, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
@@ -37,8 +40,41 @@ _V4 = ir.VectorType(_F64, 4)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _ZERO4 = ir.Constant(_V4, [0.0] * 4)
-#: Columns of the tile (two vectors) and rows (broadcast scalars).
-TILE_COLUMNS = 8
+
+
+def vector_width():
+    """Float64 lanes of the tiles' vectors: 8 where the CPU has AVX-512, else 4.
+
+    The CPU is the one Numba compiles for (``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES`` if set, else this machine); Numba's cache keeps
+    kernels per CPU, so a cached kernel always has this machine's width.
+    ``FASTEM_VECTOR_WIDTH=4`` (or ``8``) overrides it.
+    """
+    wanted = os.environ.get("FASTEM_VECTOR_WIDTH", "").strip()
+    if wanted:
+        if wanted not in ("4", "8"):
+            raise ValueError(f"FASTEM_VECTOR_WIDTH must be 4 or 8, got {wanted!r}.")
+        return int(wanted)
+    if config.CPU_NAME and config.CPU_NAME != "host":
+        features = config.CPU_FEATURES or ""
+    else:
+        features = config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
+    return 8 if "+avx512f" in features.split(",") else 4
+
+
+#: Lanes per vector (float64) of the tiles over data rows (the ``_tile_sums``
+#: family): 8 with AVX-512, else 4.
+WIDTH = vector_width()
+_VW = ir.VectorType(_F64, WIDTH)
+#: Vectors of data rows per tile step, each multiplied by 4 broadcast factors:
+#: 4 x 4 = 16 accumulators where AVX-512 gives 32 vector registers, else 2 x 4
+#: = 8 (16 registers). An FMA's latency here is 4-5 cycles and two issue per
+#: cycle, so 8 accumulators leave the units idle part of the time: at n=1e6,
+#: d=16, k=16, the full pass took 0.89x the time of 2 x 8-wide and 0.92x of
+#: 2 x 4-wide (0.84x at d=64, k=32); the tied pass is level.
+VECTORS = 4 if WIDTH == 8 else 2
+#: Columns of the tile (``VECTORS`` vectors) and rows (broadcast scalars).
+TILE_COLUMNS = WIDTH * VECTORS
 TILE_ROWS = 4
 
 
@@ -71,11 +107,12 @@ def column_tiles(matrix, rows=None):
     return np.ascontiguousarray(np.swapaxes(out, -3, -2))
 
 
-def _splat(builder, value):
-    """Return a 4-vector of ``value``."""
-    vector = builder.insert_element(ir.Constant(_V4, ir.Undefined), value, _I32(0))
-    mask = ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0])
-    return builder.shuffle_vector(vector, ir.Constant(_V4, ir.Undefined), mask)
+def _splat(builder, value, vector=_VW):
+    """Return a vector of ``value``."""
+    lanes = vector.count
+    first = builder.insert_element(ir.Constant(vector, ir.Undefined), value, _I32(0))
+    mask = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
+    return builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined), mask)
 
 
 def _load4(builder, pointer):
@@ -84,6 +121,14 @@ def _load4(builder, pointer):
 
 def _store4(builder, value, pointer):
     builder.store(value, builder.bitcast(pointer, _V4.as_pointer()), align=8)
+
+
+def _load(builder, pointer):
+    return builder.load(builder.bitcast(pointer, _VW.as_pointer()), align=8)
+
+
+def _store(builder, value, pointer):
+    builder.store(value, builder.bitcast(pointer, _VW.as_pointer()), align=8)
 
 
 def _row_pointer(context, builder, array_type, array, row):
@@ -103,8 +148,8 @@ def _c_float64(array, ndim):
     )
 
 
-def _counted_loop(builder, count, n_values, body, name):
-    """Emit ``for i in range(count)`` carrying ``n_values`` 4-vectors.
+def _counted_loop(builder, count, n_values, body, name, vector=_VW):
+    """Emit ``for i in range(count)`` carrying ``n_values`` vectors (``WIDTH``).
 
     The vectors start at zero; ``body(i, values)`` emits one iteration and
     returns the new values. Returns the values after the loop (zeros when
@@ -119,8 +164,8 @@ def _counted_loop(builder, count, n_values, body, name):
     i.add_incoming(_I64(0), entry)
     values = []
     for _ in range(n_values):
-        phi = builder.phi(_V4)
-        phi.add_incoming(_ZERO4, entry)
+        phi = builder.phi(vector)
+        phi.add_incoming(ir.Constant(vector, [0.0] * vector.count), entry)
         values.append(phi)
     updated = body(i, values)
     end = builder.block
@@ -132,15 +177,15 @@ def _counted_loop(builder, count, n_values, body, name):
     builder.position_at_end(done)
     totals = []
     for value in updated:
-        phi = builder.phi(_V4)
-        phi.add_incoming(_ZERO4, entry)
+        phi = builder.phi(vector)
+        phi.add_incoming(ir.Constant(vector, [0.0] * vector.count), entry)
         phi.add_incoming(value, end)
         totals.append(phi)
     return totals
 
 
 def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
-    """Emit the tile's loops; return its 8 sums (``2 j``, ``2 j + 1``: 4 + 4 columns).
+    """Emit the tile's loops; return its sums (``VECTORS j + v``: column ``j``).
 
     With ``corner``, rows below ``c = 4 floor((depth - 1) / 4)`` multiply all 4
     factor columns and rows ``c .. depth - 1`` are the triangle's corner, where
@@ -156,21 +201,24 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
 
     def step(i, sums, skip):
         column = builder.gep(column_base, [builder.mul(i, column_step)])
-        low = _load4(builder, column)
-        high = _load4(builder, builder.gep(column, [_I64(4)]))
+        loads = [
+            _load(builder, builder.gep(column, [_I64(WIDTH * v)]))
+            for v in range(VECTORS)
+        ]
         factor = builder.gep(factor_base, [builder.mul(i, factor_step)])
         updated = list(sums)
         for j in range(skip, TILE_ROWS):
             u = _splat(builder, builder.load(builder.gep(factor, [_I64(j)])))
-            updated[2 * j] = builder.call(fma, [low, u, sums[2 * j]])
-            updated[2 * j + 1] = builder.call(fma, [high, u, sums[2 * j + 1]])
+            for v in range(VECTORS):
+                at = VECTORS * j + v
+                updated[at] = builder.call(fma, [loads[v], u, sums[at]])
         return updated
 
     def merge(pairs):
         """Phi of the sums arriving from each (block, sums) pair."""
         merged = []
-        for index in range(2 * TILE_ROWS):
-            phi = builder.phi(_V4)
+        for index in range(VECTORS * TILE_ROWS):
+            phi = builder.phi(_VW)
             for block, sums in pairs:
                 phi.add_incoming(sums[index], block)
             merged.append(phi)
@@ -183,7 +231,11 @@ def _tile_sums(context, builder, columns, first, factors, depth, corner=True):
     else:
         full_rows = depth
     sums = _counted_loop(
-        builder, full_rows, 2 * TILE_ROWS, lambda i, values: step(i, values, 0), "tile"
+        builder,
+        full_rows,
+        VECTORS * TILE_ROWS,
+        lambda i, values: step(i, values, 0),
+        "tile",
     )
     for q in range(TILE_ROWS if corner else 0):
         row = builder.add(full_rows, _I64(q))
@@ -244,9 +296,13 @@ def _row_products(builder, pointers, n_columns, pairs):
     ``pointers`` point at the rows' first values; ``b`` runs over ``n_columns``
     (a multiple of 4) in 4-wide lanes, one accumulator per pair held across the
     whole loop. Returns the accumulators (4-vectors; zero when ``n_columns`` is
-    0), one per pair, for the caller to sum across lanes.
+    0), one per pair, for the caller to sum across lanes. (8-wide lanes were
+    4-9% slower for the tied pass with AVX-512: Numba aligns arrays to 32
+    bytes, so a 64-byte load straddles two cache lines; aligning the scratch
+    by slicing a larger array cost more than that, its row stride no longer a
+    compile-time constant for the compiler.)
     """
-    fma = _fma(builder)
+    fma = _fma(builder, _V4)
 
     def body(step, sums):
         offset = builder.mul(step, _I64(4))
@@ -257,13 +313,15 @@ def _row_products(builder, pointers, n_columns, pairs):
         ]
 
     steps = builder.sdiv(n_columns, _I64(4))
-    totals = _counted_loop(builder, steps, len(pairs), body, "rows")
+    totals = _counted_loop(builder, steps, len(pairs), body, "rows", _V4)
     return totals
 
 
-def _fma(builder):
+def _fma(builder, vector=_VW):
     return cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(_V4, [_V4, _V4, _V4]), "llvm.fma.v4f64"
+        builder.module,
+        ir.FunctionType(vector, [vector] * 3),
+        f"llvm.fma.v{vector.count}f64",
     )
 
 
@@ -271,7 +329,8 @@ def _fma(builder):
 def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
     """Add ``sum_j (sum_i columns[i, c] factors[i, j] - offsets[j])^2`` into ``out``.
 
-    For the 8 consecutive columns ``c = first .. first + 7`` of ``columns`` and
+    For the ``T = TILE_COLUMNS`` consecutive columns ``c = first .. first + T - 1``
+    of ``columns`` and
     the 4 columns ``j`` of ``factors``, with ``i`` over the first ``depth`` rows
     (none when ``depth <= 0``): ``out[c - first] += ...``. The factors are 4
     columns of an upper-triangular matrix, the first of them column ``4
@@ -283,13 +342,13 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
 
     Parameters
     ----------
-    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
+    columns : ndarray of shape (>= depth, >= first + T), float64, C-contiguous
     first : int64
     factors : ndarray of shape (>= depth, 4), float64, C-contiguous
         ``factors[i, j]``.
     depth : int64
     offsets : ndarray of shape (4,), float64, C-contiguous
-    out : ndarray of shape (8,), float64, C-contiguous
+    out : ndarray of shape (T,), float64, C-contiguous
     """
     _check_arguments(
         "squared_tile",
@@ -309,16 +368,15 @@ def squared_tile(typingctx, columns, first, factors, depth, offsets, out):
         fma = _fma(builder)
         offsets_ptr = context.make_array(sig.args[4])(context, builder, offsets_v).data
         out_ptr = context.make_array(sig.args[5])(context, builder, out_v).data
-        total_low = _load4(builder, out_ptr)
-        total_high = _load4(builder, builder.gep(out_ptr, [_I64(4)]))
+        places = [builder.gep(out_ptr, [_I64(WIDTH * v)]) for v in range(VECTORS)]
+        totals = [_load(builder, place) for place in places]
         for j in range(TILE_ROWS):
             offset = _splat(builder, builder.load(builder.gep(offsets_ptr, [_I64(j)])))
-            y_low = builder.fsub(sums[2 * j], offset)
-            y_high = builder.fsub(sums[2 * j + 1], offset)
-            total_low = builder.call(fma, [y_low, y_low, total_low])
-            total_high = builder.call(fma, [y_high, y_high, total_high])
-        _store4(builder, total_low, out_ptr)
-        _store4(builder, total_high, builder.gep(out_ptr, [_I64(4)]))
+            for v in range(VECTORS):
+                y = builder.fsub(sums[VECTORS * j + v], offset)
+                totals[v] = builder.call(fma, [y, y, totals[v]])
+        for total, place in zip(totals, places, strict=True):
+            _store(builder, total, place)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -403,26 +461,27 @@ def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
 
 @intrinsic
 def difference_tile(typingctx, columns, first, factors, depth, base, top, scale, out):
-    """Write ``(base - sum_i columns[i] factors[i]) * scale`` for 4 x 8 entries.
+    """Write ``(base - sum_i columns[i] factors[i]) * scale`` for 4 x T entries.
 
     ``out[top + j, c] = (base[top + j, c] - sum_{i < depth} columns[i, c]
     factors[i, j]) * scale[c]`` for the 4 columns ``j`` of ``factors`` and the
-    8 consecutive columns ``c = first .. first + 7``: a small matrix product
-    (the transposed factors times 8 columns of ``columns``) subtracted from
+    ``T = TILE_COLUMNS`` consecutive columns ``c = first .. first + T - 1``: a
+    small matrix product (the transposed factors times T columns of ``columns``)
+    subtracted from
     ``base``, with the same register tile as :func:`squared_tile` but no
     triangle. Compiled code only. Nothing is bounds-checked: the caller
     guarantees the sizes below.
 
     Parameters
     ----------
-    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
+    columns : ndarray of shape (>= depth, >= first + T), float64, C-contiguous
     first : int64
     factors : ndarray of shape (>= depth, 4), float64, C-contiguous
     depth : int64
-    base, out : ndarray of shape (>= top + 4, >= first + 8), float64, C-contiguous
+    base, out : ndarray of shape (>= top + 4, >= first + T), float64, C-contiguous
         May be the same array.
     top : int64
-    scale : ndarray of shape (>= first + 8,), float64, C-contiguous
+    scale : ndarray of shape (>= first + T,), float64, C-contiguous
     """
     _check_arguments(
         "difference_tile",
@@ -447,17 +506,17 @@ def difference_tile(typingctx, columns, first, factors, depth, base, top, scale,
         scale_ptr = context.make_array(sig.args[6])(context, builder, scale_v).data
         scale_ptr = builder.gep(scale_ptr, [first_v])
         scales = [
-            _load4(builder, scale_ptr),
-            _load4(builder, builder.gep(scale_ptr, [_I64(4)])),
+            _load(builder, builder.gep(scale_ptr, [_I64(WIDTH * v)]))
+            for v in range(VECTORS)
         ]
         for j in range(TILE_ROWS):
             row_in = builder.gep(base_ptr, [builder.mul(_I64(j), base_step)])
             row_out = builder.gep(out_ptr, [builder.mul(_I64(j), out_step)])
-            for half in range(2):
-                source = builder.gep(row_in, [_I64(4 * half)])
-                target = builder.gep(row_out, [_I64(4 * half)])
-                value = builder.fsub(_load4(builder, source), sums[2 * j + half])
-                _store4(builder, builder.fmul(value, scales[half]), target)
+            for v in range(VECTORS):
+                source = builder.gep(row_in, [_I64(WIDTH * v)])
+                target = builder.gep(row_out, [_I64(WIDTH * v)])
+                value = builder.fsub(_load(builder, source), sums[VECTORS * j + v])
+                _store(builder, builder.fmul(value, scales[v]), target)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -465,23 +524,23 @@ def difference_tile(typingctx, columns, first, factors, depth, base, top, scale,
 
 @intrinsic
 def triangular_tile(typingctx, columns, first, factors, depth, out, top):
-    """Write ``sum_i columns[i, c] factors[i, j]`` for 4 x 8 entries.
+    """Write ``sum_i columns[i, c] factors[i, j]`` for 4 x T entries.
 
     ``out[top + j, c] = sum_{i < depth} columns[i, c] factors[i, j]`` for the 4
-    columns ``j`` of ``factors`` and the 8 consecutive columns ``c = first ..
-    first + 7``, with the triangle of :func:`squared_tile` (``factors[i, j]``
-    with ``i > 4 floor((depth - 1) / 4) + j`` taken as zero and never read): 4
-    rows of the product of an upper-triangular matrix's transpose with 8
-    columns. Compiled
-    code only. Nothing is bounds-checked: the caller guarantees the sizes below.
+    columns ``j`` of ``factors`` and the ``T = TILE_COLUMNS`` consecutive
+    columns ``c = first .. first + T - 1``, with the triangle of
+    :func:`squared_tile` (``factors[i, j]`` with ``i > 4 floor((depth - 1) / 4)
+    + j`` taken as zero and never read): 4 rows of the product of an
+    upper-triangular matrix's transpose with T columns. Compiled code only.
+    Nothing is bounds-checked: the caller guarantees the sizes below.
 
     Parameters
     ----------
-    columns : ndarray of shape (>= depth, >= first + 8), float64, C-contiguous
+    columns : ndarray of shape (>= depth, >= first + T), float64, C-contiguous
     first : int64
     factors : ndarray of shape (>= depth, 4), float64, C-contiguous
     depth : int64
-    out : ndarray of shape (>= top + 4, >= first + 8), float64, C-contiguous
+    out : ndarray of shape (>= top + 4, >= first + T), float64, C-contiguous
     top : int64
     """
     _check_arguments(
@@ -498,8 +557,9 @@ def triangular_tile(typingctx, columns, first, factors, depth, out, top):
         out_ptr = builder.gep(out_ptr, [first_v])
         for j in range(TILE_ROWS):
             row = builder.gep(out_ptr, [builder.mul(_I64(j), out_step)])
-            _store4(builder, sums[2 * j], row)
-            _store4(builder, sums[2 * j + 1], builder.gep(row, [_I64(4)]))
+            for v in range(VECTORS):
+                place = builder.gep(row, [_I64(WIDTH * v)])
+                _store(builder, sums[VECTORS * j + v], place)
         return context.get_dummy_value()
 
     return signature, codegen

@@ -13,11 +13,10 @@ per row):
 - E-step: ``y = U_k^T (x - ref) - U_k^T (mu_k - ref)``, with ``ref`` the mean of
   the component means (centering on it keeps the subtraction from cancelling
   badly), by the register tile of :mod:`._tile`: 4 columns of ``U_k`` against 8
-  rows at a time, summing only over the rows of ``U_k`` on or above the
-  diagonal (the zero lower triangle is skipped, the tile's own corner
+  rows at a time (32 with AVX-512), summing only over the rows of ``U_k`` on or
+  above the diagonal (the zero lower triangle is skipped, the tile's own corner
   included), and the squares of ``y`` added straight into the log-densities.
-  For d=16 that is 136 multiply-adds per row and component, at about 80% of one
-  core's peak.
+  For d=16 that is 136 multiply-adds per row and component.
 - M-step: ``sqrt(r) (x - mu_k)`` is formed once per block and component (the
   deviation itself exactly), and the scatter about ``mu_k`` is its product with
   itself, accumulated by register tiles over the block's rows: 2 x 4 blocks
@@ -44,9 +43,9 @@ from ._tile import (
     symmetric_tile,
 )
 
-#: Rows per block (128): a multiple of the tile's 8 columns, which it reads and
-#: writes without bounds checks.
-BLOCK = 16 * TILE_COLUMNS
+#: Rows per block: a multiple of the tile's columns (8, or 32 with AVX-512),
+#: which it reads and writes without bounds checks.
+BLOCK = 128
 
 
 def _prepare(means, prec_chol):

@@ -36,6 +36,7 @@ import numpy as np
 from .._config import jit
 from ._pass import register_family
 from ._tile import (
+    TILE_COLUMNS,
     column_tiles,
     difference_tile,
     padded,
@@ -44,9 +45,10 @@ from ._tile import (
     triangular_tile,
 )
 
-#: Rows per block: a multiple of the tiles' 8 columns. With the register tiles,
-#: 128 rows beat 64 by 5-15% at d=16 and 64 (one thread, n=1e6 and 2e5; the
-#: tiles' horizontal sums are spread over more rows) and 256 was slower.
+#: Rows per block: a multiple of the tiles' columns (8, or 32 with AVX-512).
+#: With the register tiles, 128 rows beat 64 by 5-15% at d=16 and 64 (one
+#: thread, n=1e6 and 2e5; the tiles' horizontal sums are spread over more rows)
+#: and 256 was slower.
 BLOCK = 128
 
 
@@ -139,7 +141,7 @@ def _log_density(model, xt, log_norm, work, logp):
             xc[j, b] = xt[j, b] - c
     for t in range(chol_tiles.shape[0]):
         depth = min(4 * t + 4, n_features)
-        for first in range(0, n_rows, 8):
+        for first in range(0, n_rows, TILE_COLUMNS):
             triangular_tile(xc, first, chol_tiles[t], depth, y, 4 * t)
     # Two components and two features per sweep, as the diag family's density
     # (one load of y serves two components); with an odd count the last
@@ -239,7 +241,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             at = k * n_padded + j
             product_tile(sp, k, sxc, j, sums, at, at + n_padded)
     for t in range(n_padded // 4):
-        for first in range(0, n_rows, 8):
+        for first in range(0, n_rows, TILE_COLUMNS):
             difference_tile(
                 prob, first, mean_tiles[t], n_components, xc, 4 * t, root, dev
             )
