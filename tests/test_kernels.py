@@ -300,28 +300,32 @@ def test_squared_tile_reads_only_its_rows_and_columns():
 @pytest.mark.parametrize("n_columns", [0, 4, 12, 128])
 @pytest.mark.parametrize(("top", "first"), [(0, 0), (3, 1), (4, 2)])
 def test_product_tile_matches_numpy(n_columns, top, first):
-    """2 x 4 sums of row products, added into two places of a flat buffer;
-    nothing else of the buffer changes."""
+    """R x 4 sums of row products (R = PRODUCT_ROWS: 2, or 4 with AVX-512),
+    added at ``at + r stride``; nothing else of the buffer changes."""
+    from fastem._kernels._tile import PRODUCT_ROWS as R
+
     rng = np.random.default_rng(n_columns + 10 * top + first)
-    left = rng.normal(size=(6, n_columns))
+    left = rng.normal(size=(8, n_columns))
     right = rng.normal(size=(7, n_columns))
-    buffer = rng.normal(size=20)
+    buffer = rng.normal(size=40)
     expected = buffer.copy()
-    products = left[top : top + 2] @ right[first : first + 4].T
-    expected[3:7] += products[0]
-    expected[12:16] += products[1]
-    _compiled("product_tile")(left, top, right, first, buffer, 3, 12)
+    products = left[top : top + R] @ right[first : first + 4].T
+    for r in range(R):
+        expected[3 + 9 * r : 7 + 9 * r] += products[r]
+    _compiled("product_tile")(left, top, right, first, buffer, 3, 9)
     assert_allclose(buffer, expected, rtol=1e-14, atol=1e-13)
 
 
 def test_product_tile_reads_only_its_rows():
-    left = np.full((4, 8), np.nan)
-    left[1:3] = 1.0
+    from fastem._kernels._tile import PRODUCT_ROWS as R
+
+    left = np.full((R + 2, 8), np.nan)
+    left[1 : R + 1] = 1.0
     right = np.full((6, 8), np.nan)
     right[2:] = np.arange(4.0)[:, None]
-    buffer = np.zeros(8)
+    buffer = np.zeros(4 * R)
     _compiled("product_tile")(left, 1, right, 2, buffer, 0, 4)
-    assert_array_equal(buffer, np.tile(8.0 * np.arange(4.0), 2))
+    assert_array_equal(buffer, np.tile(8.0 * np.arange(4.0), R))
 
 
 def test_product_tile_names_what_it_takes():
@@ -331,7 +335,7 @@ def test_product_tile_names_what_it_takes():
     rows = np.zeros((4, 8))
     with pytest.raises(TypingError, match="C-contiguous float64"):
         call(rows, 0, rows.astype(np.float32), 0, np.zeros(8), 0, 4)
-    with pytest.raises(TypingError, match="int64 top, first, at0, at1"):
+    with pytest.raises(TypingError, match="int64 top, first, at, stride"):
         call(rows, 0, rows, 0, np.zeros(8), 0.0, 4)
 
 

@@ -16,8 +16,8 @@ whole reduction, so that the two FMA units stay busy.
   tied family's deviations) subtracts them, without the triangle, from another
   array.
 - :func:`product_tile` (the scatters, the tied family's first moments): 2 x 4
-  sums of products of rows, reduced along the rows with 4 lanes per
-  accumulator, fed per step by six vector loads; :func:`symmetric_tile` the
+  (with AVX-512 4 x 4) sums of products of rows, reduced along the rows with 4
+  lanes per accumulator, fed per step by 6 (8) vector loads; :func:`symmetric_tile` the
   lower triangle of a 4 x 4 diagonal block (10 accumulators, 4 loads).
 - :func:`transpose_rows` (every family's block load): 4 x 4 blocks of the data
   transposed in registers.
@@ -75,6 +75,9 @@ _VW = ir.VectorType(_F64, WIDTH)
 VECTORS = 4 if WIDTH == 8 else 2
 #: Columns of the tile (``VECTORS`` vectors) and rows (broadcast scalars).
 TILE_COLUMNS = WIDTH * VECTORS
+#: Rows of :func:`product_tile` (against 4): 4 x 4 = 16 accumulators with
+#: AVX-512's 32 vector registers, else 2 x 4 = 8.
+PRODUCT_ROWS = 4 if WIDTH == 8 else 2
 TILE_ROWS = 4
 
 
@@ -406,36 +409,37 @@ def _sum_lanes(builder, a, b, c, d):
 
 
 @intrinsic
-def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
-    """Add a 2 x 4 block of row products of two arrays into ``buffer``.
+def product_tile(typingctx, left, top, right, first, buffer, at, stride):
+    """Add an ``R x 4`` block of row products of two arrays into ``buffer``.
 
-    ``buffer[at0 + c] += sum_b left[top, b] right[first + c, b]`` and
-    ``buffer[at1 + c] += sum_b left[top + 1, b] right[first + c, b]`` for
-    ``c = 0 .. 3`` and ``b`` over all ``left.shape[1]`` columns. Eight 4-wide
-    accumulators (4 columns ``b`` per lane group) stay in registers across the
-    whole reduction, each step loading 6 vectors for 8 fused multiply-adds; the
-    lanes are summed once at the end, in a fixed order. Compiled code only.
-    Nothing is bounds-checked: the caller guarantees the sizes below.
+    ``buffer[at + r stride + c] += sum_b left[top + r, b] right[first + c, b]``
+    for ``r < R = PRODUCT_ROWS``, ``c = 0 .. 3`` and ``b`` over all
+    ``left.shape[1]`` columns. ``4 R`` 4-wide accumulators (4 columns ``b`` per
+    lane group) stay in registers across the whole reduction, each step
+    loading ``R + 4`` vectors for ``4 R`` fused multiply-adds; the lanes are
+    summed once at the end, in a fixed order. Compiled code only. Nothing is
+    bounds-checked: the caller guarantees the sizes below.
 
     Parameters
     ----------
-    left : ndarray of shape (>= top + 2, m), float64, C-contiguous
+    left : ndarray of shape (>= top + R, m), float64, C-contiguous
         ``m`` a multiple of 4.
     top : int64
     right : ndarray of shape (>= first + 4, >= m), float64, C-contiguous
     first : int64
-    buffer : ndarray of shape (>= max(at0, at1) + 4,), float64, C-contiguous
-    at0, at1 : int64
+    buffer : ndarray of shape (>= at + (R - 1) stride + 4,), float64, C-contiguous
+    at, stride : int64
     """
     _check_arguments(
         "product_tile",
         {"left": (left, 2), "right": (right, 2), "buffer": (buffer, 1)},
-        {"top": top, "first": first, "at0": at0, "at1": at1},
+        {"top": top, "first": first, "at": at, "stride": stride},
     )
-    signature = types.void(left, top, right, first, buffer, at0, at1)
+    signature = types.void(left, top, right, first, buffer, at, stride)
+    n_left = PRODUCT_ROWS
 
     def codegen(context, builder, sig, args):
-        left_v, top_v, right_v, first_v, buffer_v, at0_v, at1_v = args
+        left_v, top_v, right_v, first_v, buffer_v, at_v, stride_v = args
         left_view = context.make_array(sig.args[0])(context, builder, left_v)
         n_columns = cgutils.unpack_tuple(builder, left_view.shape)[1]
         left_base, left_step = _row_pointer(
@@ -444,14 +448,18 @@ def product_tile(typingctx, left, top, right, first, buffer, at0, at1):
         right_base, right_step = _row_pointer(
             context, builder, sig.args[2], right_v, first_v
         )
-        pointers = [left_base, builder.gep(left_base, [left_step]), right_base]
+        pointers = [left_base]
+        for _ in range(n_left - 1):
+            pointers.append(builder.gep(pointers[-1], [left_step]))
+        pointers.append(right_base)
         for _ in range(3):
             pointers.append(builder.gep(pointers[-1], [right_step]))
-        pairs = [(r, 2 + c) for r in range(2) for c in range(4)]
+        pairs = [(r, n_left + c) for r in range(n_left) for c in range(4)]
         totals = _row_products(builder, pointers, n_columns, pairs)
         out = context.make_array(sig.args[4])(context, builder, buffer_v).data
-        for r, at in enumerate((at0_v, at1_v)):
-            pointer = builder.gep(out, [at])
+        for r in range(n_left):
+            row_at = builder.add(at_v, builder.mul(_I64(r), stride_v))
+            pointer = builder.gep(out, [row_at])
             row = _sum_lanes(builder, *totals[4 * r : 4 * r + 4])
             _store4(builder, builder.fadd(_load4(builder, pointer), row), pointer)
         return context.get_dummy_value()

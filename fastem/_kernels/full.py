@@ -35,6 +35,7 @@ import numpy as np
 from .._config import jit
 from ._pass import register_family
 from ._tile import (
+    PRODUCT_ROWS,
     TILE_COLUMNS,
     column_tiles,
     padded,
@@ -190,9 +191,9 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
         left = weighted if small else scaled
         for j in range(0, n_features, 4):
             for i in range(0, j + 4 if small else j, 4):
-                for top in range(j, min(j + 4, n_features), 2):
+                for top in range(j, min(j + 4, n_features), PRODUCT_ROWS):
                     at = s2 + top * n_padded + i
-                    product_tile(left, top, scaled, i, buffer, at, at + n_padded)
+                    product_tile(left, top, scaled, i, buffer, at, n_padded)
             if not small:
                 symmetric_tile(scaled, j, buffer, s2 + j * n_padded + j, n_padded)
 

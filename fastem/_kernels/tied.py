@@ -36,6 +36,7 @@ import numpy as np
 from .._config import jit
 from ._pass import register_family
 from ._tile import (
+    PRODUCT_ROWS,
     TILE_COLUMNS,
     column_tiles,
     difference_tile,
@@ -236,10 +237,9 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             sxc[j, b] = xc[j, b] * root[b]
     for i in range(between_sums + k_padded * k_padded):
         sums[i] = 0.0
-    for k in range(0, n_components, 2):
+    for k in range(0, n_components, PRODUCT_ROWS):
         for j in range(0, n_features, 4):
-            at = k * n_padded + j
-            product_tile(sp, k, sxc, j, sums, at, at + n_padded)
+            product_tile(sp, k, sxc, j, sums, k * n_padded + j, n_padded)
     for t in range(n_padded // 4):
         for first in range(0, n_rows, TILE_COLUMNS):
             difference_tile(
@@ -255,9 +255,9 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
         base = within_sums if part == 0 else between_sums
         for j in range(0, count, 4):
             for i in range(0, j, 4):
-                for top in range(j, j + 4, 2):
+                for top in range(j, j + 4, PRODUCT_ROWS):
                     at = base + top * stride + i
-                    product_tile(rows, top, rows, i, sums, at, at + stride)
+                    product_tile(rows, top, rows, i, sums, at, stride)
             symmetric_tile(rows, j, sums, base + j * stride + j, stride)
     for k in range(n_components):
         total = 0.0
