@@ -153,12 +153,17 @@ _real_pass_check = _ahead._pass_needs_compiling
 
 
 @pytest.mark.parametrize(
-    "case", ["disabled", "compiled", "not a float dtype", "started already"]
+    "case",
+    ["disabled", "compiled", "not a float dtype", "started already", "no cache"],
 )
 def test_no_child_where_it_cannot_help(fake_child, monkeypatch, case):
     launched = fake_child("pass")
     if case == "disabled":
         monkeypatch.setenv(_ahead.ENVIRONMENT_VARIABLE, "0")
+    elif case == "no cache":  # the child's work could not reach this process
+        monkeypatch.setattr(_ahead, "_pass_needs_compiling", _real_pass_check)
+        monkeypatch.setattr(em_pass._cache, "_enabled", False)
+        assert _ahead._disk_index(em_pass) is None
     elif case == "compiled":  # this process has the pass and the Lloyd pass
         _small_fit()
         launched.clear()
