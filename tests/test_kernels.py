@@ -247,6 +247,12 @@ def _tile_columns():
     return TILE_COLUMNS
 
 
+def _lanes():
+    from fastem._kernels._tile import LANES
+
+    return LANES
+
+
 #: The tiles' columns per call: 8, or 32 where the CPU has AVX-512 (see
 #: test_tiles_at_the_other_vector_width for the other width).
 T = _tile_columns()
@@ -297,7 +303,12 @@ def test_squared_tile_reads_only_its_rows_and_columns():
     assert_array_equal(out, np.full(T, 0.0 + 4 + 4 + 0))
 
 
-@pytest.mark.parametrize("n_columns", [0, 4, 12, 128])
+#: Lanes of the row products (4, or 8 with AVX-512): their rows' length is a
+#: multiple of it.
+L = _lanes()
+
+
+@pytest.mark.parametrize("n_columns", [0, L, 3 * L, 128])
 @pytest.mark.parametrize(("top", "first"), [(0, 0), (3, 1), (4, 2)])
 def test_product_tile_matches_numpy(n_columns, top, first):
     """R x 4 sums of row products (R = PRODUCT_ROWS: 2, or 4 with AVX-512),
@@ -390,7 +401,7 @@ def test_triangular_tile_matches_numpy(depth, first, top):
     assert_allclose(out, expected, rtol=1e-14, atol=1e-13)
 
 
-@pytest.mark.parametrize("n_columns", [0, 4, 128])
+@pytest.mark.parametrize("n_columns", [0, L, 128])
 @pytest.mark.parametrize("top", [0, 2])
 def test_symmetric_tile_matches_numpy(n_columns, top):
     """The lower triangle of a 4 x 4 Gram block added at ``at + a stride + c``;
@@ -669,3 +680,19 @@ def test_tiles_and_passes_at_the_other_vector_width(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout.splitlines()[-1]
+
+
+def test_aligned_zeros_are_zeros_on_a_64_byte_boundary():
+    from fastem._config import jit
+    from fastem._kernels._tile import aligned_zeros
+
+    @jit(cache=False)
+    def make(rows, columns):
+        array = aligned_zeros(rows, columns)
+        return array, array.ctypes.data % 64
+
+    for rows, columns in [(3, 128), (1, 8), (5, 3), (0, 16)]:
+        array, offset = make(rows, columns)
+        assert offset == 0
+        assert array.shape == (rows, columns) and array.flags.c_contiguous
+        assert_array_equal(array, np.zeros((rows, columns)))

@@ -47,7 +47,7 @@ from numba.extending import overload
 from .._config import hook_options, jit
 from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
-from ._tile import transpose_rows
+from ._tile import aligned_zeros, transpose_rows
 
 #: Family hooks by model type: ``{model_class: {hook_name: py_func, "block": rows}}``.
 _FAMILIES = {}
@@ -185,14 +185,14 @@ def em_pass(
     stats_size = stats.shape[1]
     weighted = sample_weight.shape[0] > 0
     block = block_rows(model)
-    xt = np.empty((n_features, block))
+    xt = aligned_zeros(n_features, block)
     wt = np.empty(block)
     lse = np.empty(block)
     scratch = np.empty(block)
-    logp = np.empty((n_components, block))
-    prob = np.empty((n_components, block))
-    wresp = np.empty((n_components, block)) if weighted else prob
-    work = np.zeros((model.work_rows, block))
+    logp = aligned_zeros(n_components, block)
+    prob = aligned_zeros(n_components, block)
+    wresp = aligned_zeros(n_components, block) if weighted else prob
+    work = aligned_zeros(model.work_rows, block)
     for chunk in range(first, last):
         start, stop = chunk_bounds(n_samples, n_chunks, chunk)
         buffer = stats[chunk]
