@@ -53,34 +53,23 @@ def _pass_arguments(family, dtype):
     """Arguments of a pass over no chunks, typed as every E-step types them.
 
     Built from the kernel modules alone (not :mod:`fastem.kernels`, whose
-    imports would slow the child's start); a test checks that their types are
-    those of :func:`fastem.kernels._gaussian.pass_arguments`.
+    imports would slow the child's start), with the pass's own
+    :func:`fastem._kernels._pass.pass_arguments`.
     """
     import importlib
 
-    from ._config import readonly
-    from ._kernels._pass import TOTALS
+    from ._kernels._pass import pass_arguments
 
     module = importlib.import_module(f"._kernels.{family}", __package__)
     n_components, n_features = 2, 2
-    means = np.zeros((n_components, n_features))
     chol = {
         "full": np.stack([np.eye(n_features)] * n_components),
         "tied": np.eye(n_features),
         "diag": np.ones((n_components, n_features)),
     }[family]
-    return (
-        readonly(np.zeros((1, n_features), dtype=dtype)),
-        readonly(np.empty(0)),
-        module.prepare_model(means, chol),
-        np.zeros(n_components),
-        np.zeros((1, 0)),
-        np.zeros((1, TOTALS)),
-        False,
-        np.empty(0),
-        np.empty((0, n_components)),
-        np.empty(0, dtype=np.int64),
-    )
+    model = module.prepare_model(np.zeros((n_components, n_features)), chol)
+    X = np.zeros((1, n_features), dtype=dtype)
+    return pass_arguments(X, np.empty(0), model, np.zeros(n_components))
 
 
 def compile_pass(family, dtype):

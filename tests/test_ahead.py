@@ -17,7 +17,7 @@ import pytest
 from test_cache import environment, run_ok
 
 from fastem import GaussianMixture, _ahead
-from fastem._kernels._pass import em_pass
+from fastem._kernels._pass import em_pass, pass_arguments
 from fastem.kernels import _gaussian
 
 FAMILIES = ["full", "tied", "diag", "spherical"]
@@ -34,13 +34,11 @@ def test_child_compiles_the_pass_a_fit_calls(covariance_type, dtype):
         "diag": np.ones((k, d)),
         "spherical": np.ones(k),
     }[covariance_type]
-    fit_call = _gaussian.pass_arguments(
+    fit_call = pass_arguments(
         np.ones((7, d), dtype=dtype),
-        _gaussian.NO_WEIGHTS,
-        np.zeros((k, d)),
-        chol,
+        np.ones(7),
+        _gaussian._model(covariance_type, np.zeros((k, d)), chol),
         np.zeros(k),
-        covariance_type,
         stats_size=11,
         with_entropy=True,
         resp_out=np.empty((7, k)),
@@ -56,7 +54,7 @@ FIT = """
 import json
 import numpy as np
 from fastem import GaussianMixture
-from fastem._kernels._pass import em_pass
+from fastem._kernels._pass import em_pass, pass_arguments
 rng = np.random.default_rng(0)
 X = np.vstack([rng.normal(c, 1.0, (200, 3)) for c in (0, 4, 8)])
 model = GaussianMixture(3, covariance_type="diag", max_iter=3, random_state=0)

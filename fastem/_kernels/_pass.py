@@ -44,7 +44,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._config import hook_options, jit
+from .._config import hook_options, jit, readonly
 from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
 from ._tile import aligned_zeros, transpose_rows
@@ -127,6 +127,41 @@ def _ol_log_density(model, xt, log_norm, work, logp):
 @overload(accumulate, jit_options=_HOOK_OPTIONS)
 def _ol_accumulate(model, xt, wresp, prob, wt, work, buffer):
     return _family_hook(model, "accumulate")
+
+
+def pass_arguments(
+    X,
+    sample_weight,
+    model,
+    log_norm,
+    *,
+    n_chunks=1,
+    stats_size=0,
+    with_entropy=False,
+    lse_out=None,
+    resp_out=None,
+    labels_out=None,
+):
+    """Return the arguments of :func:`em_pass` after its chunk range.
+
+    The data and weights go read-only and the outputs not asked for as empty
+    arrays, so every call of one family and data dtype has the same argument
+    types (one compiled pass). ``stats`` (``n_chunks x stats_size``) and
+    ``totals`` are new zeros; see :func:`em_pass` for the rest.
+    """
+    k = log_norm.shape[0]
+    return (
+        readonly(X),
+        readonly(sample_weight),
+        model,
+        log_norm,
+        np.zeros((n_chunks, stats_size)),
+        np.zeros((n_chunks, TOTALS)),
+        with_entropy,
+        np.empty(0) if lse_out is None else lse_out,
+        np.empty((0, k)) if resp_out is None else resp_out,
+        np.empty(0, dtype=np.int64) if labels_out is None else labels_out,
+    )
 
 
 @jit

@@ -19,16 +19,15 @@ import numba
 import numpy as np
 
 from .. import _ahead
-from .._config import readonly, run_chunks
+from .._config import run_chunks
 from .._kernels import diag as _diag
 from .._kernels import full as _full
 from .._kernels import tied as _tied
-from .._kernels._pass import TOTALS, em_pass
+from .._kernels._pass import em_pass, pass_arguments
 from .._kernels._reduce import merge, n_chunks_for
 from ._stats import SuffStats, check_covariance_type, stats_from_source
 
-#: No row weights (unit weights), as the pass takes them.
-NO_WEIGHTS = np.empty(0)
+_NO_WEIGHTS = np.empty(0)
 
 
 def _as_f64(array):
@@ -79,7 +78,7 @@ def _check_parameters(X, means, precisions_cholesky, log_norm, covariance_type):
 
 def _check_sample_weight(sample_weight, n_samples):
     if sample_weight is None:
-        return NO_WEIGHTS
+        return _NO_WEIGHTS
     weights = _as_f64(sample_weight)
     if weights.shape != (n_samples,):
         raise ValueError(
@@ -182,47 +181,6 @@ def _unpack(covariance_type, means, flat):
     return nk, sum_dev, scatter, between
 
 
-def pass_arguments(
-    X,
-    sample_weight,
-    means,
-    chol,
-    norm,
-    covariance_type,
-    *,
-    n_chunks=1,
-    stats_size=0,
-    with_entropy=False,
-    lse_out=NO_WEIGHTS,
-    resp_out=None,
-    labels_out=None,
-):
-    """Arguments of :func:`em_pass` after its chunk range, as every call passes them.
-
-    The data and weights go read-only and the outputs not asked for as empty
-    arrays, so every call of one family and data dtype has the same argument
-    types (one compiled pass). ``stats`` and ``totals`` are new zeros.
-    """
-    k = means.shape[0]
-    model = _model(covariance_type, means, chol)
-    if resp_out is None:
-        resp_out = np.empty((0, k))
-    if labels_out is None:
-        labels_out = np.empty(0, dtype=np.int64)
-    return (
-        readonly(X),
-        readonly(sample_weight),
-        model,
-        norm,
-        np.zeros((n_chunks, stats_size)),
-        np.zeros((n_chunks, TOTALS)),
-        with_entropy,
-        lse_out,
-        resp_out,
-        labels_out,
-    )
-
-
 def _run(
     X,
     sample_weight,
@@ -244,13 +202,12 @@ def _run(
     d = X.shape[1]
     per_component = (d * d if covariance_type in ("full", "tied") else 2 * d) + 32
     work = X.shape[0] * k * per_component
+    model = _model(covariance_type, means, chol)
     arguments = pass_arguments(
         X,
         sample_weight,
-        means,
-        chol,
+        model,
         norm,
-        covariance_type,
         n_chunks=n_chunks,
         stats_size=stats_size,
         **outputs,
@@ -409,7 +366,7 @@ def log_resp(
     )
     lse = np.empty(X.shape[0])
     resp = np.empty((X.shape[0] if return_resp else 0, means.shape[0]))
-    _run(X, NO_WEIGHTS, means, chol, norm, covariance_type, lse_out=lse, resp_out=resp)
+    _run(X, _NO_WEIGHTS, means, chol, norm, covariance_type, lse_out=lse, resp_out=resp)
     return lse, (resp if return_resp else None)
 
 
@@ -433,7 +390,7 @@ def labels(X, means, precisions_cholesky, log_norm, covariance_type):
         X, means, precisions_cholesky, log_norm, covariance_type
     )
     out = np.empty(X.shape[0], dtype=np.int64)
-    _run(X, NO_WEIGHTS, means, chol, norm, covariance_type, labels_out=out)
+    _run(X, _NO_WEIGHTS, means, chol, norm, covariance_type, labels_out=out)
     return out
 
 
