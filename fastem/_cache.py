@@ -157,9 +157,10 @@ class _GuardedCache(FunctionCache):
         super().__init__(py_func)
         cache_file = self._cache_file  # Numba 0.68: the index's stamp lives here
         # The tiles' vector width follows the CPU (in Numba's key) unless
-        # FASTEM_VECTOR_WIDTH overrides it (fastem._kernels._tile).
-        width = os.environ.get("FASTEM_VECTOR_WIDTH", "").strip()
-        cache_file._source_stamp = (cache_file._source_stamp, _kernels_stamp(), width)
+        # FASTEM_VECTOR_WIDTH overrides it: the width is in the stamp too.
+        from ._kernels._tile import WIDTH
+
+        cache_file._source_stamp = (cache_file._source_stamp, _kernels_stamp(), WIDTH)
 
     def load_overload(self, sig, target_context):
         try:

@@ -223,5 +223,7 @@ def test_kernel_cache_entries_depend_on_every_kernel_source(tmp_path):
         pytest.skip("kernels are not cached on disk in this environment")
     own, kernels, width = em_pass._cache._cache_file._source_stamp
     assert kernels == _cache.sources_stamp()
-    assert width == os.environ.get("FASTEM_VECTOR_WIDTH", "").strip()
+    from fastem._kernels._tile import WIDTH
+
+    assert width == WIDTH
     assert {"full.py", "diag.py", "tied.py", "_tile.py"} <= {p for p, *_ in kernels}

@@ -39,7 +39,6 @@ _F64 = ir.DoubleType()
 _V4 = ir.VectorType(_F64, 4)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
-_ZERO4 = ir.Constant(_V4, [0.0] * 4)
 
 
 def vector_width():
@@ -116,28 +115,21 @@ def column_tiles(matrix, rows=None):
     return np.ascontiguousarray(np.swapaxes(out, -3, -2))
 
 
-def _splat(builder, value, vector=_VW):
-    """Return a vector of ``value``."""
-    lanes = vector.count
-    first = builder.insert_element(ir.Constant(vector, ir.Undefined), value, _I32(0))
-    mask = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
-    return builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined), mask)
+def _splat(builder, value):
+    """Return a ``WIDTH``-vector of ``value``."""
+    first = builder.insert_element(ir.Constant(_VW, ir.Undefined), value, _I32(0))
+    mask = ir.Constant(ir.VectorType(_I32, WIDTH), [0] * WIDTH)
+    return builder.shuffle_vector(first, ir.Constant(_VW, ir.Undefined), mask)
 
 
-def _load4(builder, pointer):
-    return builder.load(builder.bitcast(pointer, _V4.as_pointer()), align=8)
-
-
-def _store4(builder, value, pointer):
-    builder.store(value, builder.bitcast(pointer, _V4.as_pointer()), align=8)
-
-
-def _load(builder, pointer):
-    return builder.load(builder.bitcast(pointer, _VW.as_pointer()), align=8)
+def _load(builder, pointer, vector=_VW):
+    """Load a ``vector`` (unaligned) from a float64 pointer."""
+    return builder.load(builder.bitcast(pointer, vector.as_pointer()), align=8)
 
 
 def _store(builder, value, pointer):
-    builder.store(value, builder.bitcast(pointer, _VW.as_pointer()), align=8)
+    """Store a vector (unaligned) at a float64 pointer."""
+    builder.store(value, builder.bitcast(pointer, value.type.as_pointer()), align=8)
 
 
 def _row_pointer(context, builder, array_type, array, row):
@@ -316,12 +308,7 @@ def _row_products(builder, pointers, n_columns, pairs):
 
     def body(step, sums):
         offset = builder.mul(step, _I64(LANES))
-        values = [
-            builder.load(
-                builder.bitcast(builder.gep(p, [offset]), _VL.as_pointer()), align=8
-            )
-            for p in pointers
-        ]
+        values = [_load(builder, builder.gep(p, [offset]), _VL) for p in pointers]
         return [
             builder.call(fma, [values[a], values[c], total])
             for (a, c), total in zip(pairs, sums, strict=True)
@@ -482,7 +469,7 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
             row_at = builder.add(at_v, builder.mul(_I64(r), stride_v))
             pointer = builder.gep(out, [row_at])
             row = _sum_lanes(builder, *totals[4 * r : 4 * r + 4])
-            _store4(builder, builder.fadd(_load4(builder, pointer), row), pointer)
+            _store(builder, builder.fadd(_load(builder, pointer, _V4), row), pointer)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -641,7 +628,7 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
             row_at = builder.add(at_v, builder.mul(_I64(a), stride_v))
             pointer = builder.gep(out, [row_at])
             row = _sum_lanes(builder, *lanes)
-            _store4(builder, builder.fadd(_load4(builder, pointer), row), pointer)
+            _store(builder, builder.fadd(_load(builder, pointer, _V4), row), pointer)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -727,7 +714,7 @@ def transpose_rows(typingctx, X, row, xt, column):
             for j, value in enumerate(_transpose4(builder, *values)):
                 target_row = builder.add(feature, _I64(j))
                 target = builder.gep(xt_base, [builder.mul(target_row, xt_step)])
-                _store4(builder, value, target)
+                _store(builder, value, target)
             return []
 
         _counted_loop(builder, groups, 0, body, "transpose")
