@@ -33,6 +33,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._config import jit
+from .._triangles import upper
 from ._pass import register_family
 from ._tile import (
     PRODUCT_ROWS,
@@ -63,7 +64,7 @@ def _prepare(means, prec_chol):
     # The product with the factors' zero-padded columns (width of them): its
     # summation order is the one the offsets have always had.
     wide = np.zeros((n_components, n_features, width))
-    wide[:, :, :n_features] = np.triu(prec_chol)
+    wide[:, :, :n_features] = upper(prec_chol)
     ref = means.sum(axis=0) / n_components
     offsets = np.matmul((means - ref)[:, None, :], wide)[:, 0, :]
     offsets = offsets.reshape(n_components, width // 4, 4)

@@ -25,6 +25,7 @@ from .._kernels import full as _full
 from .._kernels import tied as _tied
 from .._kernels._pass import em_pass, pass_arguments
 from .._kernels._reduce import merge, n_chunks_for
+from .._triangles import symmetric_from_lower
 from ._stats import SuffStats, check_covariance_type, stats_from_source
 
 _NO_WEIGHTS = np.empty(0)
@@ -136,12 +137,6 @@ def log_norm(precisions_cholesky, weights, covariance_type, n_features):
     return log_weights + log_det - 0.5 * n_features * math.log(2 * math.pi)
 
 
-def _lower_to_symmetric(lower):
-    """Fill the upper triangle of the last two axes from the lower one."""
-    tril = np.tril(lower)
-    return tril + np.swapaxes(np.tril(lower, -1), -1, -2)
-
-
 # -- the families: prepared parameters, buffer size and unpacking --------------
 
 
@@ -172,10 +167,10 @@ def _unpack(covariance_type, means, flat):
     between = None
     if covariance_type == "full":
         padded = -(-d // 4) * 4
-        scatter = _lower_to_symmetric(rest.reshape(k, padded, padded)[:, :d, :d])
+        scatter = symmetric_from_lower(rest.reshape(k, padded, padded)[:, :d, :d])
     elif covariance_type == "tied":
-        scatter = _lower_to_symmetric(rest[: d * d].reshape(d, d))
-        between = _lower_to_symmetric(rest[d * d :].reshape(k, k))
+        scatter = symmetric_from_lower(rest[: d * d].reshape(d, d))
+        between = symmetric_from_lower(rest[d * d :].reshape(k, k))
     else:
         scatter = rest.reshape(k, d)
     return nk, sum_dev, scatter, between

@@ -144,7 +144,7 @@ class SuffStats:
         """``sum_i w_i r_ik (x_i - m_k)(x_i - m_k)^T``, shaped by the family."""
         if self._between is None:
             return self._scatter
-        means_c = self.means - self.means.mean(axis=0)
+        means_c = self.means - self.means.sum(axis=0) / self.n_components
         scatter = self._scatter + means_c.T @ self._between @ means_c
         return 0.5 * (scatter + scatter.T)
 
