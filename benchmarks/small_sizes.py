@@ -1,14 +1,17 @@
 """Print fastem's speed-up over scikit-learn on small problems, in one run.
 
-Per iteration (same start, ``tol=0``: (time at max_iter=21 - time at
-max_iter=1) / 20) and per whole default fit (k-means start, default ``tol``),
-fastem and scikit-learn alternating, medians of ``--repeats``; default thread
-settings on both sides.
+Per iteration (same start, ``tol=0``: (time at max_iter=1 + I - time at
+max_iter=1) / I, I = ``--iterations``, 20 by default) and per whole default fit
+(k-means start, default ``tol``), fastem and scikit-learn alternating, medians
+of ``--repeats``; default thread settings on both sides. ``--no-fit`` skips the
+whole fits (at n >= 1e5 scikit-learn's take minutes per cell).
 
 Usage::
 
     python -m benchmarks.small_sizes --n 100,1000 --d 2,8,32 --k 8 \\
         --kinds full,tied,diag,spherical,kmeans
+    python -m benchmarks.small_sizes --n 1000000 --iterations 2 --repeats 3 \\
+        --no-fit --kinds full,tied,diag,spherical
 """
 
 import argparse
@@ -79,7 +82,12 @@ def main(argv=None):
     parser.add_argument("--k", default="8")
     parser.add_argument("--kinds", default="full,tied,diag,spherical,kmeans")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--no-fit", action="store_true", help="skip whole fits")
     args = parser.parse_args(argv)
+    if args.iterations < 1 or args.repeats < 1:
+        parser.error("--iterations and --repeats must be at least 1")
+    extra = args.iterations
     warnings.simplefilter("ignore")
     for n in map(int, args.n.split(",")):
         for d in map(int, args.d.split(",")):
@@ -88,12 +96,16 @@ def main(argv=None):
                 X = rng.normal(size=(n, d)) + rng.integers(0, k, n)[:, None] * 2.0
                 for kind in args.kinds.split(","):
                     whole, fixed, (ours, theirs) = _fits(kind, k, X)
-                    fit = _median_pair(whole(ours), whole(theirs), args.repeats)
+                    fit = (
+                        (float("nan"),) * 2
+                        if args.no_fit
+                        else _median_pair(whole(ours), whole(theirs), args.repeats)
+                    )
                     one = _median_pair(fixed(ours, 1), fixed(theirs, 1), args.repeats)
                     many = _median_pair(
-                        fixed(ours, 21), fixed(theirs, 21), args.repeats
+                        fixed(ours, 1 + extra), fixed(theirs, 1 + extra), args.repeats
                     )
-                    it = [(b - a) / 20 for a, b in zip(one, many, strict=True)]
+                    it = [(b - a) / extra for a, b in zip(one, many, strict=True)]
                     print(
                         f"n={n:>7} d={d:>2} k={k:>2} {kind:>9}: fit "
                         f"{fit[0] * 1e3:8.2f} vs {fit[1] * 1e3:8.2f} ms "
