@@ -12,6 +12,7 @@ process too, and any trees side by side.
 Usage::
 
     python -m benchmarks.cold_start --rounds 2 now=. before=/path/to/old/checkout
+    python -m benchmarks.cold_start --kinds tied,all --rounds 3
 """
 
 import argparse
@@ -59,18 +60,27 @@ def main(argv=None):
     """Print import, first fit and total per family and tree (medians)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--kinds",
+        default=",".join(FAMILIES + ["all"]),
+        help="comma-separated: any of full, tied, diag, spherical, kmeans, all",
+    )
     parser.add_argument("trees", nargs="*", default=["now=."], help="LABEL=PATH")
     args = parser.parse_args(argv)
+    chosen = args.kinds.split(",")
+    if unknown := set(chosen) - {*FAMILIES, "all"}:
+        parser.error(f"--kinds: unknown {', '.join(sorted(unknown))}")
+    kinds = [KINDS[-1] if kind == "all" else kind for kind in chosen]
     trees = [tree.split("=", 1) for tree in args.trees]
     times = {}
     for round_ in range(args.rounds):
-        for kind in KINDS:
+        for kind in kinds:
             for label, path in trees if round_ % 2 == 0 else trees[::-1]:
                 result = _run(path, kind)
                 times.setdefault((label, kind), []).append(
                     (result["import"], result["fit"])
                 )
-    for kind in KINDS:
+    for kind in kinds:
         line = f"{'all five' if ',' in kind else kind:10s}"
         for label, _ in trees:
             runs = times[(label, kind)]
