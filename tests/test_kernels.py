@@ -682,6 +682,48 @@ def test_tiles_and_passes_at_the_other_vector_width(tmp_path):
     assert " passed" in done.stdout.splitlines()[-1]
 
 
+def test_prefer_wide_vectors_gives_loops_the_tiles_width():
+    """The pass and the hooks ask LLVM for the tiles' width in their own
+    loops: 512-bit vectors with AVX-512, where LLVM's tuning prefers 256."""
+    import re
+
+    from fastem._config import jit
+    from fastem._kernels import _tile
+    from fastem._kernels._pass import em_pass
+
+    attribute = f'"prefer-vector-width"="{64 * _tile.WIDTH}"'
+
+    @jit(cache=False)
+    def scaled_exp(x, out):
+        _tile.prefer_wide_vectors()
+        for i in range(x.shape[0]):
+            out[i] = np.exp(0.5 * x[i])
+
+    x = -np.linspace(0.0, 5.0, 1000)
+    out = np.empty_like(x)
+    scaled_exp(x, out)
+    np.testing.assert_allclose(out, np.exp(0.5 * x), rtol=1e-15)
+    signature = scaled_exp.signatures[0]
+    assert attribute in scaled_exp.inspect_llvm(signature)
+    registers = set(re.findall(r"%([xyz]mm)\d+", scaled_exp.inspect_asm(signature)))
+    assert ("zmm" in registers) == (_tile.WIDTH == 8)
+    # The pass, compiled afresh (a cached one keeps no IR) for the diag
+    # family, whose hooks are plain loops: no tile, so its 512-bit
+    # instructions are the vectoriser's.
+    from fastem._kernels import diag
+    from fastem._kernels._pass import pass_arguments
+
+    fresh = jit(cache=False)(em_pass.py_func)
+    X = np.random.default_rng(0).normal(size=(300, 5))
+    model = diag.prepare_model(X[:3].copy(), np.ones((3, 5)))
+    arguments = pass_arguments(X, np.empty(0), model, np.zeros(3), stats_size=33)
+    fresh(0, 1, *arguments)
+    signature = fresh.signatures[0]
+    assert attribute in fresh.inspect_llvm(signature)
+    registers = set(re.findall(r"%([xyz]mm)\d+", fresh.inspect_asm(signature)))
+    assert ("zmm" in registers) == (_tile.WIDTH == 8)
+
+
 def test_aligned_zeros_are_zeros_on_a_64_byte_boundary():
     from fastem._config import jit
     from fastem._kernels._tile import aligned_zeros

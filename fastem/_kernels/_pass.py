@@ -47,7 +47,7 @@ from numba.extending import overload
 from .._config import hook_options, jit, readonly
 from ._exp import exp_nonpositive
 from ._reduce import chunk_bounds
-from ._tile import aligned_zeros, transpose_rows
+from ._tile import aligned_zeros, prefer_wide_vectors, transpose_rows
 
 #: Family hooks by model type: ``{model_class: {hook_name: py_func, "block": rows}}``.
 _FAMILIES = {}
@@ -213,6 +213,7 @@ def em_pass(
     labels_out : ndarray of shape (n_samples,) or (0,), int64
         Filled with the index of the largest ``logp_k`` per row, unless empty.
     """
+    prefer_wide_vectors()
     n_samples, n_features = X.shape
     n_fours = n_features - n_features % 4
     n_components = log_norm.shape[0]

@@ -16,6 +16,7 @@ from collections import namedtuple
 
 from .._config import jit
 from ._pass import register_family
+from ._tile import prefer_wide_vectors
 
 #: Rows per block (long enough to amortise the reductions' horizontal sums and
 #: the per-block calls; measured on two threads, 256 beats 128 by 4%).
@@ -44,6 +45,7 @@ def prepare_model(means, prec_chol):
 @jit
 def _log_density(model, xt, log_norm, work, logp):
     """``logp[k, b] = log_norm[k] - 1/2 sum_j (prec_chol[k, j] (x - mu))^2``."""
+    prefer_wide_vectors()
     means = model.means
     prec_chol = model.prec_chol
     n_features, n_rows = xt.shape
@@ -102,6 +104,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     Two components and two features per sweep over the block's rows: eight
     independent sums, so the adds do not wait on each other.
     """
+    prefer_wide_vectors()
     means = model.means
     n_components = means.shape[0]
     n_features, n_rows = xt.shape

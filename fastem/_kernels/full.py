@@ -40,6 +40,7 @@ from ._tile import (
     TILE_COLUMNS,
     column_tiles,
     padded,
+    prefer_wide_vectors,
     product_tile,
     squared_tile,
     symmetric_tile,
@@ -99,6 +100,7 @@ def prepare_model(means, prec_chol):
 @jit
 def _log_density(model, xt, log_norm, work, logp):
     """``logp[k, b] = log_norm[k] - 1/2 ||U_k^T (x_b - mu_k)||^2`` for a block."""
+    prefer_wide_vectors()
     factors = model.factors
     offsets = model.offsets
     ref = model.ref
@@ -139,6 +141,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     those on the diagonal getting ``+0`` above it) of
     ``s2 += sum_b r_b (x_b - mu)(x_b - mu)^T``.
     """
+    prefer_wide_vectors()
     means = model.means
     n_components, n_features = means.shape
     n_rows = xt.shape[1]

@@ -42,6 +42,7 @@ from ._tile import (
     column_tiles,
     difference_tile,
     padded,
+    prefer_wide_vectors,
     product_tile,
     symmetric_tile,
     triangular_tile,
@@ -129,6 +130,7 @@ def _log_density(model, xt, log_norm, work, logp):
     ``xc = xt - center`` and ``y[j, b] = sum_{i <= j} chol[i, j] xc[i, b]`` go
     into the scratch, where :func:`_accumulate` reads ``xc`` back.
     """
+    prefer_wide_vectors()
     center = model.center
     chol_tiles = model.chol_tiles
     proj = model.proj
@@ -210,6 +212,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
 
     ``xc`` was left in the scratch by :func:`_log_density`.
     """
+    prefer_wide_vectors()
     means_c = model.means_c
     mean_tiles = model.mean_tiles
     n_components, n_features = means_c.shape
