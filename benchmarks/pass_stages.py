@@ -1,0 +1,114 @@
+"""Print the cycles per row of each stage of the fused pass, one thread, in cache.
+
+The family's two hooks (``_log_density``, ``_accumulate`` of
+``fastem/_kernels/{full,tied,diag}.py``) and the exp of the log-sum-exp are
+timed on their own, on one block of rows repeated (so the block stays in
+cache), in a compiled loop with the pass's vector width: where each part of
+the pass stands against the machine's limits, before the block's
+transposition, the log-sum-exp's sweeps and the threads. Cycles assume
+``--ghz`` (default 3.6); medians of 5 runs of about ``--rows`` rows.
+
+Usage::
+
+    python -m benchmarks.pass_stages --kinds full,tied,diag --d 16 --k 16
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+STAGES = ("density", "exp", "statistics", "all three")
+
+
+def _model(kind, d, k):
+    from fastem._kernels import diag, full, tied
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(k, d)) * 3.0
+
+    def factor():
+        a = rng.normal(size=(d, d))
+        covariance = a @ a.T / d + np.eye(d)
+        return np.linalg.inv(np.linalg.cholesky(covariance)).T
+
+    if kind == "diag":
+        return diag, diag.prepare_model(means, rng.uniform(0.5, 1.5, size=(k, d)))
+    if kind == "tied":
+        return tied, tied.prepare_model(means, np.ascontiguousarray(factor()))
+    chol = np.ascontiguousarray(np.stack([factor() for _ in range(k)]))
+    return full, full.prepare_model(means, chol)
+
+
+def _timer(module):
+    """Compile the stage loop for one family (its hooks are globals of it)."""
+    from fastem._config import jit
+    from fastem._kernels._exp import exp_nonpositive
+    from fastem._kernels._tile import aligned_zeros, prefer_wide_vectors
+
+    density = module._log_density
+    statistics_ = module._accumulate
+    block = module.BLOCK
+
+    @jit(cache=False)
+    def run(model, n_features, log_norm, stats_size, stage, repeats):
+        prefer_wide_vectors()
+        n_components = log_norm.shape[0]
+        xt = aligned_zeros(n_features, block)
+        for j in range(n_features):
+            for b in range(block):
+                xt[j, b] = 3.0 * np.sin(7.0 * j + 0.37 * b)
+        logp = aligned_zeros(n_components, block)
+        prob = aligned_zeros(n_components, block)
+        work = aligned_zeros(model.work_rows, block)
+        lse = np.zeros(block)
+        wt = np.ones(block)
+        buffer = np.zeros(stats_size)
+        for _ in range(repeats):
+            if stage == 0 or stage == 3:
+                density(model, xt, log_norm, work, logp)
+            if stage == 1 or stage == 3:
+                for c in range(n_components):
+                    for b in range(block):
+                        prob[c, b] = exp_nonpositive(logp[c, b] - lse[b])
+            if stage == 2 or stage == 3:
+                statistics_(model, xt, prob, prob, wt, work, buffer)
+        return buffer[0] + prob[0, 0]
+
+    return run, block
+
+
+def main(argv=None):
+    """Print one line per family and stage."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", default="full,tied,diag")
+    parser.add_argument("--d", type=int, default=16)
+    parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--rows", type=float, default=2e6)
+    parser.add_argument("--ghz", type=float, default=3.6)
+    args = parser.parse_args(argv)
+    for kind in args.kinds.split(","):
+        module, model = _model(kind, args.d, args.k)
+        run, block = _timer(module)
+        log_norm = np.zeros(args.k)
+        size = module.stats_size(args.k, args.d)
+        repeats = max(1, int(args.rows / block))
+        for stage in range(len(STAGES)):
+            run(model, args.d, log_norm, size, stage, 1)
+        for stage, name in enumerate(STAGES):
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                run(model, args.d, log_norm, size, stage, repeats)
+                times.append(time.perf_counter() - start)
+            per_row = statistics.median(times) / (repeats * block)
+            print(
+                f"{kind:4s} d={args.d} k={args.k} {name:10s}: "
+                f"{per_row * args.ghz * 1e9:7.1f} cycles/row ({per_row * 1e9:6.2f} ns)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
