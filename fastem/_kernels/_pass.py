@@ -27,6 +27,11 @@ pass serves the fit (statistics), ``predict_proba``/``score_samples`` (per-row
 outputs) and ``predict`` (labels): what is computed is chosen per call by the
 sizes of the output arrays, at the cost of a branch per block.
 
+Vector width: the pass and every hook begin with
+:func:`._tile.prefer_wide_vectors`, so that LLVM vectorises their plain loops
+as wide as the register tiles (512 bits with AVX-512, where its tuning would
+keep them at 256).
+
 Compile time: Numba types, lowers and optimises every jitted function on its own
 (and its code again inside each caller), which costs far more than the same
 lines written inline. The block loading, the log-sum-exp, the entropy and the
@@ -71,7 +76,9 @@ def register_family(model_class, *, block, log_density, accumulate):
     log_density, accumulate : function
         The family's functions (see the module docstring): plain Python
         functions in Numba's subset, or dispatchers (their ``py_func`` is
-        used). They are compiled inside each pass that calls them.
+        used). They are compiled inside each pass that calls them, and
+        should begin with :func:`._tile.prefer_wide_vectors` (their loops
+        are vectorised on their own before the pass inlines them).
     """
     hooks = {"log_density": log_density, "accumulate": accumulate}
     _FAMILIES[model_class] = {
