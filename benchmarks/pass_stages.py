@@ -88,7 +88,12 @@ def main(argv=None):
     parser.add_argument("--rows", type=float, default=2e6)
     parser.add_argument("--ghz", type=float, default=3.6)
     args = parser.parse_args(argv)
-    for kind in args.kinds.split(","):
+    kinds = args.kinds.split(",")
+    if unknown := set(kinds) - {"full", "tied", "diag"}:
+        parser.error(f"--kinds: unknown {', '.join(sorted(unknown))}")
+    if min(args.d, args.k) < 1 or args.rows < 1 or args.ghz <= 0:
+        parser.error("--d, --k and --rows must be at least 1, --ghz positive")
+    for kind in kinds:
         module, model = _model(kind, args.d, args.k)
         run, block = _timer(module)
         log_norm = np.zeros(args.k)
