@@ -46,8 +46,9 @@ def inverse_transpose(lower):
     """``inv(L_k)^T`` of each lower-triangular factor ``L_k`` in (..., d, d).
 
     Upper-triangular (exact zeros below the diagonal), float64. One LAPACK
-    ``dtrtri`` call per factor, on its transpose (the Fortran-ordered upper
-    factor, no copy); the entries of ``L_k`` above its diagonal are ignored.
+    ``dtrtri`` call per factor, on its transpose (the upper factor, already in
+    the Fortran order LAPACK reads); the entries of ``L_k`` above its diagonal
+    are ignored.
 
     Raises
     ------

@@ -248,9 +248,9 @@ def _tile_columns():
 
 
 def _lanes():
-    from fastem._kernels._tile import LANES
+    from fastem._kernels._tile import WIDTH
 
-    return LANES
+    return WIDTH
 
 
 #: The tiles' columns per call: 8, or 32 where the CPU has AVX-512 (see

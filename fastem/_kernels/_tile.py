@@ -17,8 +17,9 @@ whole reduction, so that the two FMA units stay busy.
   array.
 - :func:`product_tile` (the scatters, the tied family's first moments): 2 x 4
   (with AVX-512 4 x 4) sums of products of rows, reduced along the rows with 4
-  lanes per accumulator, fed per step by 6 (8) vector loads; :func:`symmetric_tile` the
-  lower triangle of a 4 x 4 diagonal block (10 accumulators, 4 loads).
+  (8) lanes per accumulator, fed per step by 6 (8) vector loads;
+  :func:`symmetric_tile` the lower triangle of a 4 x 4 diagonal block (10
+  accumulators, 4 loads).
 - :func:`transpose_rows` (every family's block load): 4 x 4 blocks of the data
   transposed in registers.
 
@@ -61,8 +62,10 @@ def vector_width():
     return 8 if "+avx512f" in features.split(",") else 4
 
 
-#: Lanes per vector (float64) of the tiles over data rows (the ``_tile_sums``
-#: family): 8 with AVX-512, else 4.
+#: Lanes per vector (float64) of every tile: 8 with AVX-512, else 4. The row
+#: products (:func:`product_tile`, :func:`symmetric_tile`) accumulate ``WIDTH``
+#: rows per lane group and read rows that must start on a ``8 * WIDTH``-byte
+#: boundary to be fast (the pass's arrays come from :func:`aligned_zeros`).
 WIDTH = vector_width()
 _VW = ir.VectorType(_F64, WIDTH)
 #: Vectors of data rows per tile step, each multiplied by 4 broadcast factors:
@@ -74,12 +77,6 @@ _VW = ir.VectorType(_F64, WIDTH)
 VECTORS = 4 if WIDTH == 8 else 2
 #: Columns of the tile (``VECTORS`` vectors) and rows (broadcast scalars).
 TILE_COLUMNS = WIDTH * VECTORS
-#: Lanes of the row products' accumulators (:func:`product_tile`,
-#: :func:`symmetric_tile`), reduced along the rows: ``WIDTH``. The rows they
-#: read must start on a ``8 * LANES``-byte boundary to be fast (the pass's
-#: arrays come from :func:`aligned_zeros`).
-LANES = WIDTH
-_VL = ir.VectorType(_F64, LANES)
 #: Rows of :func:`product_tile` (against 4): 4 x 4 = 16 accumulators with
 #: AVX-512's 32 vector registers, else 2 x 4 = 8.
 PRODUCT_ROWS = 4 if WIDTH == 8 else 2
@@ -295,7 +292,7 @@ def _row_products(builder, pointers, n_columns, pairs):
     """Emit ``sum_b row_a[b] row_c[b]`` for each ``(a, c)`` of ``pairs``.
 
     ``pointers`` point at the rows' first values; ``b`` runs over ``n_columns``
-    (a multiple of ``LANES``) in ``LANES``-wide lanes, one accumulator per pair
+    (a multiple of ``WIDTH``) in ``WIDTH``-wide lanes, one accumulator per pair
     held across the whole loop. Returns the accumulators (zero when
     ``n_columns`` is 0), one per pair, for the caller to sum across lanes
     (:func:`_sum_lanes`). With AVX-512 the 8-wide lanes pay only on rows that
@@ -304,18 +301,18 @@ def _row_products(builder, pointers, n_columns, pairs):
     (:func:`aligned_zeros`) the full pass took 0.90x the time at d=16 and
     0.85x at d=64, tied 0.95x and 0.92x.
     """
-    fma = _fma(builder, _VL)
+    fma = _fma(builder)
 
     def body(step, sums):
-        offset = builder.mul(step, _I64(LANES))
-        values = [_load(builder, builder.gep(p, [offset]), _VL) for p in pointers]
+        offset = builder.mul(step, _I64(WIDTH))
+        values = [_load(builder, builder.gep(p, [offset])) for p in pointers]
         return [
             builder.call(fma, [values[a], values[c], total])
             for (a, c), total in zip(pairs, sums, strict=True)
         ]
 
-    steps = builder.sdiv(n_columns, _I64(LANES))
-    totals = _counted_loop(builder, steps, len(pairs), body, "rows", _VL)
+    steps = builder.sdiv(n_columns, _I64(WIDTH))
+    totals = _counted_loop(builder, steps, len(pairs), body, "rows")
     return totals
 
 
@@ -394,7 +391,7 @@ def _sum_lanes(builder, a, b, c, d):
     def mask(values):
         return ir.Constant(ir.VectorType(_I32, len(values)), values)
 
-    if LANES == 8:
+    if WIDTH == 8:
         a, b, c, d = (
             builder.fadd(
                 builder.shuffle_vector(v, v, mask([0, 1, 2, 3])),
@@ -422,7 +419,7 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
 
     ``buffer[at + r stride + c] += sum_b left[top + r, b] right[first + c, b]``
     for ``r < R = PRODUCT_ROWS``, ``c = 0 .. 3`` and ``b`` over all
-    ``left.shape[1]`` columns. ``4 R`` accumulators (``LANES`` columns ``b``
+    ``left.shape[1]`` columns. ``4 R`` accumulators (``WIDTH`` columns ``b``
     per lane group) stay in registers across the whole reduction, each step
     loading ``R + 4`` vectors for ``4 R`` fused multiply-adds; the lanes are
     summed once at the end, in a fixed order. Compiled code only. Nothing is
@@ -431,7 +428,7 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
     Parameters
     ----------
     left : ndarray of shape (>= top + R, m), float64, C-contiguous
-        ``m`` a multiple of ``LANES``.
+        ``m`` a multiple of ``WIDTH``.
     top : int64
     right : ndarray of shape (>= first + 4, >= m), float64, C-contiguous
     first : int64
@@ -595,7 +592,7 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
     Parameters
     ----------
     rows : ndarray of shape (>= top + 4, m), float64, C-contiguous
-        ``m`` a multiple of ``LANES``.
+        ``m`` a multiple of ``WIDTH``.
     top : int64
     buffer : ndarray of shape (>= at + 3 stride + 4,), float64, C-contiguous
     at, stride : int64
@@ -622,7 +619,7 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
         out = context.make_array(sig.args[2])(context, builder, buffer_v).data
         for a in range(TILE_ROWS):
             lanes = [
-                totals.get((a, c), ir.Constant(_VL, [0.0] * LANES))
+                totals.get((a, c), ir.Constant(_VW, [0.0] * WIDTH))
                 for c in range(TILE_ROWS)
             ]
             row_at = builder.add(at_v, builder.mul(_I64(a), stride_v))
