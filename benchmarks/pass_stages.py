@@ -7,6 +7,8 @@ cache), in a compiled loop with the pass's vector width: where each part of
 the pass stands against the machine's limits, before the block's
 transposition, the log-sum-exp's sweeps and the threads. Cycles assume
 ``--ghz`` (default 3.6); medians of 5 runs of about ``--rows`` rows.
+``--dtype float32`` times the hooks as float32 data gets them (full's scatter
+in float32, see ``fastem/_kernels/_single.py``).
 
 Usage::
 
@@ -22,7 +24,7 @@ import numpy as np
 STAGES = ("density", "exp", "statistics", "all three")
 
 
-def _model(kind, d, k):
+def _model(kind, d, k, dtype):
     from fastem._kernels import diag, full, tied
 
     rng = np.random.default_rng(0)
@@ -38,13 +40,14 @@ def _model(kind, d, k):
     if kind == "tied":
         return tied, tied.prepare_model(means, np.ascontiguousarray(factor()))
     chol = np.ascontiguousarray(np.stack([factor() for _ in range(k)]))
-    return full, full.prepare_model(means, chol)
+    return full, full.prepare_model(means, chol, dtype)
 
 
 def _timer(module):
     """Compile the stage loop for one family (its hooks are globals of it)."""
     from fastem._config import jit
     from fastem._kernels._exp import exp_nonpositive
+    from fastem._kernels._single import flush_subnormals, restore_subnormals
     from fastem._kernels._tile import aligned_zeros, prefer_wide_vectors
 
     density = module._log_density
@@ -73,7 +76,9 @@ def _timer(module):
                     for b in range(block):
                         prob[c, b] = exp_nonpositive(logp[c, b] - lse[b])
             if stage == 2 or stage == 3:
+                state = flush_subnormals(model)  # as the pass does
                 statistics_(model, xt, prob, prob, wt, work, buffer)
+                restore_subnormals(model, state)
         return buffer[0] + prob[0, 0]
 
     return run, block
@@ -87,6 +92,7 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--rows", type=float, default=2e6)
     parser.add_argument("--ghz", type=float, default=3.6)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     args = parser.parse_args(argv)
     kinds = args.kinds.split(",")
     if unknown := set(kinds) - {"full", "tied", "diag"}:
@@ -94,7 +100,7 @@ def main(argv=None):
     if min(args.d, args.k) < 1 or args.rows < 1 or args.ghz <= 0:
         parser.error("--d, --k and --rows must be at least 1, --ghz positive")
     for kind in kinds:
-        module, model = _model(kind, args.d, args.k)
+        module, model = _model(kind, args.d, args.k, args.dtype)
         run, block = _timer(module)
         log_norm = np.zeros(args.k)
         size = module.stats_size(args.k, args.d)
@@ -109,7 +115,7 @@ def main(argv=None):
                 times.append(time.perf_counter() - start)
             per_row = statistics.median(times) / (repeats * block)
             print(
-                f"{kind:4s} d={args.d} k={args.k} {name:10s}: "
+                f"{kind:4s} {args.dtype} d={args.d} k={args.k} {name:10s}: "
                 f"{per_row * args.ghz * 1e9:7.1f} cycles/row ({per_row * 1e9:6.2f} ns)",
                 flush=True,
             )

@@ -8,13 +8,12 @@ kernels one block of rows at a time, converted to a C-contiguous float block:
 
 - float64 and float32 data keep their dtype; a C-contiguous float block is a
   view of the memmap (no copy);
-- bool, int8, uint8, int16, uint16 and float16 become float32 blocks: every
-  value is exact in float32 (at most 16 significant bits against 24), and the
-  kernels do their arithmetic and accumulation in float64, so the statistics are
-  those of the exact values;
-- int32, uint32, int64 and uint64 become float64 blocks: exact up to
-  ``2**53``; a block holding a larger magnitude is refused, since its values
-  would be rounded.
+- every other dtype (bool, float16, (u)int8 to (u)int64) becomes float64
+  blocks: exact up to ``2**53``; a block holding a larger magnitude is
+  refused, since its values would be rounded. Not float32, though the small
+  integers would fit: the kernels run float32 data's 'full' scatter products
+  in float32 (``fastem/_kernels/_single.py``), and these data are float64 to
+  the estimator, so their fit is the in-memory float64 fit.
 
 Whatever the block dtype, the *estimator* sees the dtype an in-memory fit would
 (float32 for float32 data, float64 for everything else): that is
@@ -94,11 +93,7 @@ def _block_dtype(dtype, name):
     dtype = np.dtype(dtype)
     if dtype in (np.float64, np.float32):
         return dtype
-    if dtype.kind == "b" or (dtype.kind in "iu" and dtype.itemsize <= 2):
-        return np.dtype(np.float32)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    if dtype.kind in "iu":
+    if dtype.kind in "biu" or dtype == np.float16:
         return np.dtype(np.float64)
     raise ValueError(
         f"{name} read block by block must hold real numbers (float64, float32, "
@@ -152,8 +147,7 @@ class Blocks:
         float32 for float32 data, float64 otherwise: the dtype an in-memory fit
         would convert to, and so the dtype of the fitted attributes.
     block_dtype : numpy.dtype
-        The dtype of the blocks given to the kernels (float32 for small
-        integers: exact and half the bytes).
+        The dtype of the blocks given to the kernels: ``dtype``.
     """
 
     ndim = 2

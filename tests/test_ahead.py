@@ -37,7 +37,7 @@ def test_child_compiles_the_pass_a_fit_calls(covariance_type, dtype):
     fit_call = pass_arguments(
         np.ones((7, d), dtype=dtype),
         np.ones(7),
-        _gaussian._model(covariance_type, np.zeros((k, d)), chol),
+        _gaussian._model(covariance_type, np.zeros((k, d)), chol, np.dtype(dtype)),
         np.zeros(k),
         stats_size=11,
         with_entropy=True,

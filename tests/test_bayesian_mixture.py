@@ -397,11 +397,15 @@ def test_float32_data(covariance_type):
     f64 = BayesianGaussianMixture(**kwargs).fit(X32.astype(np.float64))
     for name in PARAMS:
         assert getattr(f32, name).dtype == np.float32, name
-        # fastem reads the float32 values exactly and accumulates in float64:
-        # the fits differ only by the final rounding to float32.
+        # fastem reads the float32 values exactly and accumulates in float64
+        # (full: the scatter's products in float32, within 8.4e-7 of each
+        # entry's diagonal scale): the fits differ by the final rounding to
+        # float32 and, for full, that bound.
         _close(getattr(f32, name), getattr(f64, name), 1e-6, name)
     assert f32.mean_precision_.dtype == np.float64
-    assert_allclose(f32.lower_bounds_, f64.lower_bounds_, rtol=1e-12)
+    # full: 6e-9 measured (the scatter's float32 products), 1e-16 otherwise.
+    rtol = 1e-7 if covariance_type == "full" else 1e-12
+    assert_allclose(f32.lower_bounds_, f64.lower_bounds_, rtol=rtol)
     assert f32.score_samples(X32).dtype == np.float32
     assert f32.predict_proba(X32).dtype == np.float32
     assert_array_equal(f32.predict(X32), f64.predict(X32))

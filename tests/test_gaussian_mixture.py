@@ -526,10 +526,15 @@ def test_integer_weights_equal_repeated_rows(
     repeated = _fit_weighted(
         np.repeat(X, counts, axis=0), None, covariance_type, params, init_kwargs
     )
-    # Both accumulate the same float64 numbers in a different grouping.
+    # Both accumulate the same float64 numbers in a different grouping; for
+    # float32 'full', float32 scatter products of other groups of rows (within
+    # 8.4e-7 of the diagonal's scale; 3e-7 measured).
+    single = covariance_type == "full" and dtype == np.float32
     for name in PARAMS:
-        _assert_close(getattr(weighted, name), getattr(repeated, name), 1e-10, name)
-    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-12)
+        rtol = 3e-6 if single else 1e-10
+        _assert_close(getattr(weighted, name), getattr(repeated, name), rtol, name)
+    rtol = 1e-8 if single else 1e-12
+    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=rtol)
 
 
 def test_zero_weight_equals_leaving_the_row_out(

@@ -1,8 +1,10 @@
 """The public kernel layer (``fastem.kernels``) against ``tests/naive.py``.
 
-The kernels read float32 data as float32 but compute in float64, so they are
-compared with the naive float64 reference on the same values (``X`` cast to
-float64 exactly) at float64 tolerances, whatever the input dtype.
+The kernels read float32 data as float32 and compute in float64, except the
+full family's scatter products (float32 for float32 data, within a proven
+bound: ``fastem/_kernels/_single.py``). So they are compared with the naive
+float64 reference on the same values (``X`` cast to float64 exactly) at
+float64 tolerances whatever the input dtype, that scatter within its bound.
 """
 
 import functools
@@ -64,13 +66,38 @@ def _layout(X, dtype, order):
     return np.asarray(X, dtype=dtype, order=order)
 
 
-def _assert_stats_close(stats, expected):
+def _single(covariance_type, dtype):
+    """Whether the kernels form this family's scatter in float32 for ``dtype``."""
+    return covariance_type == "full" and np.dtype(dtype) == np.float32
+
+
+def assert_scatter_within_bound(scatter, expected):
+    """The float32 scatter's proven bound (``fastem/_kernels/_single.py``).
+
+    ``|S_ij - exact_ij| <= c sqrt(S_ii S_jj)`` per component, ``c`` the
+    bound's factor at the full family's block size.
+    """
+    from fastem._kernels._single import scatter_error_factor
+    from fastem._kernels.full import BLOCK
+
+    scatter = np.asarray(scatter).reshape(-1, *scatter.shape[-2:])
+    expected = np.asarray(expected).reshape(scatter.shape)
+    diagonal = np.sqrt(np.abs(np.einsum("kii->ki", expected)))
+    scale = diagonal[:, :, None] * diagonal[:, None, :]
+    bound = scatter_error_factor(BLOCK) * scale + 1e-300
+    assert np.all(np.abs(scatter - expected) <= bound)
+
+
+def _assert_stats_close(stats, expected, single=False):
     nk, sum_dev, scatter, log_likelihood = expected
     scale = float(np.sqrt(np.abs(scatter).max() * max(nk.max(), 1.0))) + 1.0
     assert_allclose(stats.nk, nk, rtol=RTOL, atol=1e-12 * max(nk.sum(), 1.0))
     # sum_dev cancels (it is ~0 near a mean): an absolute floor at its scale.
     assert_allclose(stats.sum_dev, sum_dev, rtol=RTOL, atol=1e-11 * scale)
-    assert_allclose(stats.scatter, scatter, rtol=RTOL, atol=1e-12 * scale**2)
+    if single:  # float32 products: their proven bound
+        assert_scatter_within_bound(stats.scatter, scatter)
+    else:
+        assert_allclose(stats.scatter, scatter, rtol=RTOL, atol=1e-12 * scale**2)
     assert stats.log_likelihood == pytest.approx(log_likelihood, rel=RTOL, abs=1e-9)
 
 
@@ -106,7 +133,7 @@ def test_suff_stats_matches_naive(
     assert stats.nk.shape == (k,)
     assert stats.sum_dev.shape == (k, d)
     assert stats.scatter.shape == scatter_shape
-    _assert_stats_close(stats, expected)
+    _assert_stats_close(stats, expected, _single(covariance_type, dtype))
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "n{}-d{}-k{}".format(*s))
@@ -344,10 +371,67 @@ def test_product_tile_names_what_it_takes():
 
     call = _compiled("product_tile")
     rows = np.zeros((4, 8))
-    with pytest.raises(TypingError, match="C-contiguous float64"):
+    with pytest.raises(TypingError, match="all float64 or all float32"):
         call(rows, 0, rows.astype(np.float32), 0, np.zeros(8), 0, 4)
+    with pytest.raises(TypingError, match="C-contiguous float64 arrays .buffer"):
+        call(rows, 0, rows, 0, np.zeros(8, dtype=np.float32), 0, 4)
     with pytest.raises(TypingError, match="int64 top, first, at, stride"):
         call(rows, 0, rows, 0, np.zeros(8), 0.0, 4)
+
+
+def _single_bound(left, right):
+    """``|computed - exact|`` allowed for float32 row products ``left @ right.T``.
+
+    Each of the ``2 WIDTH`` lanes makes one rounding per fused multiply-add
+    over ``n / (2 WIDTH)`` columns, then ``log2(2 WIDTH)`` float32 folds: at most
+    ``m`` roundings on any term's path, so ``gamma_m sum |l r|`` (Higham, 3.1).
+    The inputs are float32 already: no input rounding here.
+    """
+    lanes = 2 * _lanes()
+    m = left.shape[1] // lanes + lanes.bit_length() - 1
+    u = 2.0**-24
+    return m * u / (1 - m * u) * (np.abs(left) @ np.abs(right).T) + 1e-300
+
+
+@pytest.mark.parametrize("n_columns", [0, 2 * L, 128, 256])
+def test_product_tile_in_float32_within_its_bound(n_columns):
+    """float32 rows: float32 lanes, float64 buffer, Higham's bound; the same
+    entries as the float64 tile, nothing else of the buffer changed."""
+    from fastem._kernels._tile import PRODUCT_ROWS as R
+
+    rng = np.random.default_rng(n_columns)
+    left = rng.normal(size=(8, n_columns)).astype(np.float32)
+    right = (rng.normal(size=(7, n_columns)) * 1e3).astype(np.float32)
+    buffer = rng.normal(size=40)
+    exact = left[1 : 1 + R].astype(np.float64) @ right[2:6].astype(np.float64).T
+    bound = _single_bound(left[1 : 1 + R], right[2:6])
+    start = buffer.copy()
+    _compiled("product_tile")(left, 1, right, 2, buffer, 3, 9)
+    expected = start.copy()
+    for r in range(R):
+        got = buffer[3 + 9 * r : 7 + 9 * r] - start[3 + 9 * r : 7 + 9 * r]
+        assert np.all(np.abs(got - exact[r]) <= bound[r] + 1e-12 * np.abs(start).max())
+        expected[3 + 9 * r : 7 + 9 * r] = buffer[3 + 9 * r : 7 + 9 * r]
+    assert_array_equal(buffer, expected)
+    if n_columns >= 128:  # float32 arithmetic, not float64 on float32 values
+        assert np.abs(buffer[3:7] - start[3:7] - exact[0]).max() > 0
+
+
+@pytest.mark.parametrize("n_columns", [0, 2 * L, 128])
+def test_symmetric_tile_in_float32_within_its_bound(n_columns):
+    rng = np.random.default_rng(n_columns + 1)
+    rows = rng.normal(size=(7, n_columns)).astype(np.float32)
+    buffer = np.zeros(40)
+    _compiled("symmetric_tile")(rows, 2, buffer, 5, 8)
+    exact = rows[2:6].astype(np.float64) @ rows[2:6].astype(np.float64).T
+    bound = _single_bound(rows[2:6], rows[2:6])
+    expected = np.zeros(40)
+    for a in range(4):
+        for c in range(a + 1):
+            at = 5 + 8 * a + c
+            assert abs(buffer[at] - exact[a, c]) <= bound[a, c]
+            expected[at] = buffer[at]
+    assert_array_equal(buffer, expected)  # +0 above the diagonal, nothing else
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3, 7])
@@ -502,7 +586,11 @@ def test_duplicates_and_a_far_point(covariance_type, dtype, make_params):
     stats = kernels.suff_stats(X, *args)
     for value in _fields(stats):
         assert np.all(np.isfinite(value))
-    _assert_stats_close(stats, naive.suff_stats(X.astype(np.float64), *ref_args))
+    _assert_stats_close(
+        stats,
+        naive.suff_stats(X.astype(np.float64), *ref_args),
+        _single(covariance_type, dtype),
+    )
 
 
 @pytest.mark.parametrize("n_samples", [1, 5, 33])

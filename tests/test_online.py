@@ -404,14 +404,16 @@ def test_float32_batches(covariance_type, make_data):
         assert getattr(gm32, name).dtype == np.float32, name
     # The running statistics are float64 and so are the parameters behind the
     # float32 attributes: the same numbers as with the float64 copy of the data,
-    # up to the kernel's float32 reads.
+    # up to the kernel's float32 reads and, for 'full', its float32 scatter
+    # products (within 8.4e-7 of the diagonal's scale; 7e-7 measured).
     for value in gm32._online_state.values():
         if isinstance(value, np.ndarray):
             assert value.dtype == np.float64
+    rtol = 3e-6 if covariance_type == "full" else 1e-9
     for ours, theirs in zip(
         gm32._get_parameters(), gm64._get_parameters(), strict=True
     ):
-        _assert_close(ours, theirs, 1e-9)
+        _assert_close(ours, theirs, rtol)
     # A float64 batch next: float64 attributes again.
     gm32.partial_fit(X[:100])
     assert gm32.means_.dtype == np.float64

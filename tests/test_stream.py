@@ -96,7 +96,9 @@ def _assert_same_mixture(streamed, reference, rtol=1e-9):
         scale = float(np.abs(expected).max())
         assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=name)
     assert streamed.n_iter_ == reference.n_iter_
-    assert_allclose(streamed.lower_bound_, reference.lower_bound_, rtol=1e-12)
+    # float32 'full' fits: the scatter's float32 products (2.6e-12 measured).
+    bound_rtol = 1e-10 if streamed.means_.dtype == np.float32 else 1e-12
+    assert_allclose(streamed.lower_bound_, reference.lower_bound_, rtol=bound_rtol)
 
 
 # -- Blocks itself ---------------------------------------------------------------
@@ -105,11 +107,11 @@ def _assert_same_mixture(streamed, reference, rtol=1e-9):
 def test_blocks_cover_the_rows_in_order_and_convert_exactly(tmp_path):
     values = _values("int16", n_samples=2100)
     data = stream.Blocks(_memmap(tmp_path, values), block_rows=500)
-    assert data.dtype == np.float64 and data.block_dtype == np.float32
+    assert data.dtype == np.float64 and data.block_dtype == np.float64
     seen = []
     for start, stop, block in data.blocks():
-        assert block.flags.c_contiguous and block.dtype == np.float32
-        assert_array_equal(block, values[start:stop])  # exact in float32
+        assert block.flags.c_contiguous and block.dtype == np.float64
+        assert_array_equal(block, values[start:stop])  # exact in float64
         seen.append((start, stop))
     assert seen == [(0, 500), (500, 1000), (1000, 1500), (1500, 2000), (2000, 2100)]
     assert_array_equal(data[[7, 3, 7]], values[[7, 3, 7]])
@@ -121,10 +123,10 @@ def test_blocks_cover_the_rows_in_order_and_convert_exactly(tmp_path):
     [
         ("float64", np.float64),
         ("float32", np.float32),
-        ("float16", np.float32),
-        ("bool", np.float32),
-        ("int8", np.float32),
-        ("uint16", np.float32),
+        ("float16", np.float64),
+        ("bool", np.float64),
+        ("int8", np.float64),
+        ("uint16", np.float64),
         ("int32", np.float64),
         ("uint32", np.float64),
         ("int64", np.float64),
@@ -174,14 +176,17 @@ def test_gaussian_mixture_on_memmap_equals_in_memory(tmp_path, dtype, covariance
     )
     streamed = GaussianMixture(**kwargs).fit(mm)
     reference = GaussianMixture(**kwargs).fit(_in_memory(values))
-    rtol = 1e-9 if dtype != "float32" else 1e-6
+    # float32: the fits differ by the float32 rounding of the attributes and
+    # ('full') of the scatter's products, whose blocks group other rows.
+    single = dtype == "float32"
+    rtol = 1e-6 if single else 1e-9
     _assert_same_mixture(streamed, reference, rtol)
     assert streamed.n_features_in_ == 3
     new = _in_memory(values[::7])
     new_mm = _memmap(tmp_path, values[::7], name="new")
     assert_array_equal(streamed.predict(new_mm), reference.predict(new))
     assert_allclose(
-        streamed.score_samples(new_mm), reference.score_samples(new), rtol=1e-9
+        streamed.score_samples(new_mm), reference.score_samples(new), rtol=rtol
     )
     assert_allclose(
         streamed.predict_proba(new_mm),
@@ -189,7 +194,11 @@ def test_gaussian_mixture_on_memmap_equals_in_memory(tmp_path, dtype, covariance
         rtol=1e-6,
         atol=1e-12,
     )
-    assert_allclose(streamed.score(mm), reference.score(_in_memory(values)), rtol=1e-12)
+    assert_allclose(
+        streamed.score(mm),
+        reference.score(_in_memory(values)),
+        rtol=1e-7 if single else 1e-12,
+    )
 
 
 INIT_PARAMS = ("kmeans", "k-means++", "random_from_data", "random")

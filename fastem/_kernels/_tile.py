@@ -37,6 +37,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 _F64 = ir.DoubleType()
+_F32 = ir.FloatType()
 _V4 = ir.VectorType(_F64, 4)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -68,6 +69,8 @@ def vector_width():
 #: boundary to be fast (the pass's arrays come from :func:`aligned_zeros`).
 WIDTH = vector_width()
 _VW = ir.VectorType(_F64, WIDTH)
+#: The float32 row products' vectors: twice as many lanes, the same bytes.
+_VS = ir.VectorType(_F32, 2 * WIDTH)
 #: Vectors of data rows per tile step, each multiplied by 4 broadcast factors:
 #: 4 x 4 = 16 accumulators where AVX-512 gives 32 vector registers, else 2 x 4
 #: = 8 (16 registers). An FMA's latency here is 4-5 cycles and two issue per
@@ -120,12 +123,12 @@ def _splat(builder, value):
 
 
 def _load(builder, pointer, vector=_VW):
-    """Load a ``vector`` (unaligned) from a float64 pointer."""
+    """Load a ``vector`` (unaligned) from a pointer to its element type."""
     return builder.load(builder.bitcast(pointer, vector.as_pointer()), align=8)
 
 
 def _store(builder, value, pointer):
-    """Store a vector (unaligned) at a float64 pointer."""
+    """Store a vector (unaligned) at a pointer to its element type."""
     builder.store(value, builder.bitcast(pointer, value.type.as_pointer()), align=8)
 
 
@@ -133,7 +136,7 @@ def _row_pointer(context, builder, array_type, array, row):
     """Pointer to ``array[row, 0]`` (C-contiguous rows; strides are in bytes)."""
     view = context.make_array(array_type)(context, builder, array)
     stride = cgutils.unpack_tuple(builder, view.strides)[0]
-    step = builder.sdiv(stride, _I64(8))
+    step = builder.sdiv(stride, _I64(array_type.dtype.bitwidth // 8))
     return builder.gep(view.data, [builder.mul(row, step)]), step
 
 
@@ -272,6 +275,26 @@ def _check_arguments(name, arrays, integers):
         raise TypingError(f"{name} takes int64 {', '.join(integers)}; got {got}")
 
 
+def _row_vector(name, rows):
+    """Return the vector type of a row product's rows: float64 or float32 (``_VS``).
+
+    ``rows`` maps argument names to types: C-contiguous 2-D arrays, all float64
+    or all float32; anything else raises a :class:`TypingError` naming them.
+    """
+    dtypes = {getattr(array, "dtype", None) for array in rows.values()}
+    fits = all(
+        isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"
+        for array in rows.values()
+    )
+    if fits and dtypes in ({types.float64}, {types.float32}):
+        return _VS if dtypes == {types.float32} else _VW
+    got = ", ".join(f"{key} {array}" for key, array in rows.items())
+    raise TypingError(
+        f"{name} takes C-contiguous 2-D arrays {', '.join(rows)}, all float64 or "
+        f"all float32; got {got}"
+    )
+
+
 def _tile_sums_of(context, builder, sig, args, corner=True):
     """Return :func:`_tile_sums` for an intrinsic's ``columns, first, factors, depth``.
 
@@ -288,39 +311,41 @@ def _tile_sums_of(context, builder, sig, args, corner=True):
     )
 
 
-def _row_products(builder, pointers, n_columns, pairs):
+def _row_products(builder, pointers, n_columns, pairs, vector=_VW):
     """Emit ``sum_b row_a[b] row_c[b]`` for each ``(a, c)`` of ``pairs``.
 
     ``pointers`` point at the rows' first values; ``b`` runs over ``n_columns``
-    (a multiple of ``WIDTH``) in ``WIDTH``-wide lanes, one accumulator per pair
+    (a multiple of the lanes of ``vector``) in lanes, one accumulator per pair
     held across the whole loop. Returns the accumulators (zero when
     ``n_columns`` is 0), one per pair, for the caller to sum across lanes
-    (:func:`_sum_lanes`). With AVX-512 the 8-wide lanes pay only on rows that
-    start on 64-byte boundaries: on Numba's 32-byte aligned arrays they made
-    the tied pass 4-9% slower; on the pass's 64-byte aligned ones
-    (:func:`aligned_zeros`) the full pass took 0.90x the time at d=16 and
-    0.85x at d=64, tied 0.95x and 0.92x.
+    (:func:`_sum_lanes`, :func:`_sum_single_lanes`). With AVX-512 the
+    8-wide lanes pay only on rows that start on 64-byte boundaries: on
+    Numba's 32-byte aligned arrays they made the tied pass 4-9% slower; on
+    the pass's 64-byte aligned ones (:func:`aligned_zeros`) the full pass took
+    0.90x the time at d=16 and 0.85x at d=64, tied 0.95x and 0.92x.
     """
-    fma = _fma(builder)
+    fma = _fma(builder, vector)
+    lanes = vector.count
 
     def body(step, sums):
-        offset = builder.mul(step, _I64(WIDTH))
-        values = [_load(builder, builder.gep(p, [offset])) for p in pointers]
+        offset = builder.mul(step, _I64(lanes))
+        values = [_load(builder, builder.gep(p, [offset]), vector) for p in pointers]
         return [
             builder.call(fma, [values[a], values[c], total])
             for (a, c), total in zip(pairs, sums, strict=True)
         ]
 
-    steps = builder.sdiv(n_columns, _I64(WIDTH))
-    totals = _counted_loop(builder, steps, len(pairs), body, "rows")
+    steps = builder.sdiv(n_columns, _I64(lanes))
+    totals = _counted_loop(builder, steps, len(pairs), body, "rows", vector)
     return totals
 
 
 def _fma(builder, vector=_VW):
+    kind = "f32" if vector.element == _F32 else "f64"
     return cgutils.get_or_insert_function(
         builder.module,
         ir.FunctionType(vector, [vector] * 3),
-        f"llvm.fma.v{vector.count}f64",
+        f"llvm.fma.v{vector.count}{kind}",
     )
 
 
@@ -413,6 +438,41 @@ def _sum_lanes(builder, a, b, c, d):
     )
 
 
+def _sum_single_lanes(builder, a, b, c, d):
+    """:func:`_sum_lanes` of four float32 accumulators, as a float64 4-vector.
+
+    Each fold adds the second half of every vector's lanes to its first half,
+    in float32 (``log2(2 WIDTH)`` folds, pairs of vectors sharing one vector
+    while they fill it); the four sums are then widened exactly. 16 operations
+    for four accumulators where widening each first takes 37.
+    """
+
+    def fold(x, y, groups, size):
+        """Shuffle-add ``groups`` groups of ``size`` lanes to ``size / 2`` each."""
+        half = size // 2
+        low = [g * size + i for g in range(groups) for i in range(half)]
+        high = [g * size + half + i for g in range(groups) for i in range(half)]
+
+        def mask(values):
+            return ir.Constant(ir.VectorType(_I32, len(values)), values)
+
+        return builder.fadd(
+            builder.shuffle_vector(x, y, mask(low)),
+            builder.shuffle_vector(x, y, mask(high)),
+        )
+
+    lanes = 2 * WIDTH
+    ab = fold(a, b, 2, lanes)  # [a's lanes folded | b's]
+    cd = fold(c, d, 2, lanes)
+    size = lanes // 2
+    total = fold(ab, cd, 4, size)  # four groups of size / 2
+    size //= 2
+    while size > 1:
+        total = fold(total, total, 4, size)
+        size //= 2
+    return builder.fpext(total, _V4)
+
+
 @intrinsic
 def product_tile(typingctx, left, top, right, first, buffer, at, stride):
     """Add an ``R x 4`` block of row products of two arrays into ``buffer``.
@@ -435,9 +495,10 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
     buffer : ndarray of shape (>= at + (R - 1) stride + 4,), float64, C-contiguous
     at, stride : int64
     """
+    vector = _row_vector("product_tile", {"left": left, "right": right})
     _check_arguments(
         "product_tile",
-        {"left": (left, 2), "right": (right, 2), "buffer": (buffer, 1)},
+        {"buffer": (buffer, 1)},
         {"top": top, "first": first, "at": at, "stride": stride},
     )
     signature = types.void(left, top, right, first, buffer, at, stride)
@@ -460,12 +521,13 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
         for _ in range(3):
             pointers.append(builder.gep(pointers[-1], [right_step]))
         pairs = [(r, n_left + c) for r in range(n_left) for c in range(4)]
-        totals = _row_products(builder, pointers, n_columns, pairs)
+        totals = _row_products(builder, pointers, n_columns, pairs, vector)
+        add_lanes = _sum_single_lanes if vector == _VS else _sum_lanes
         out = context.make_array(sig.args[4])(context, builder, buffer_v).data
         for r in range(n_left):
             row_at = builder.add(at_v, builder.mul(_I64(r), stride_v))
             pointer = builder.gep(out, [row_at])
-            row = _sum_lanes(builder, *totals[4 * r : 4 * r + 4])
+            row = add_lanes(builder, *totals[4 * r : 4 * r + 4])
             _store(builder, builder.fadd(_load(builder, pointer, _V4), row), pointer)
         return context.get_dummy_value()
 
@@ -597,9 +659,10 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
     buffer : ndarray of shape (>= at + 3 stride + 4,), float64, C-contiguous
     at, stride : int64
     """
+    vector = _row_vector("symmetric_tile", {"rows": rows})
     _check_arguments(
         "symmetric_tile",
-        {"rows": (rows, 2), "buffer": (buffer, 1)},
+        {"buffer": (buffer, 1)},
         {"top": top, "at": at, "stride": stride},
     )
     signature = types.void(rows, top, buffer, at, stride)
@@ -613,18 +676,16 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
         pointers = [base]
         for _ in range(TILE_ROWS - 1):
             pointers.append(builder.gep(pointers[-1], [step_size]))
-        totals = dict(
-            zip(pairs, _row_products(builder, pointers, n_columns, pairs), strict=True)
-        )
+        sums = _row_products(builder, pointers, n_columns, pairs, vector)
+        totals = dict(zip(pairs, sums, strict=True))
+        add_lanes = _sum_single_lanes if vector == _VS else _sum_lanes
+        zero = ir.Constant(vector, [0.0] * vector.count)
         out = context.make_array(sig.args[2])(context, builder, buffer_v).data
         for a in range(TILE_ROWS):
-            lanes = [
-                totals.get((a, c), ir.Constant(_VW, [0.0] * WIDTH))
-                for c in range(TILE_ROWS)
-            ]
+            lanes = [totals.get((a, c), zero) for c in range(TILE_ROWS)]
             row_at = builder.add(at_v, builder.mul(_I64(a), stride_v))
             pointer = builder.gep(out, [row_at])
-            row = _sum_lanes(builder, *lanes)
+            row = add_lanes(builder, *lanes)
             _store(builder, builder.fadd(_load(builder, pointer, _V4), row), pointer)
         return context.get_dummy_value()
 

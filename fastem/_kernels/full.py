@@ -35,6 +35,7 @@ import numpy as np
 from .._config import jit
 from .._triangles import upper
 from ._pass import register_family
+from ._single import arithmetic, product_rows
 from ._tile import (
     PRODUCT_ROWS,
     TILE_COLUMNS,
@@ -73,10 +74,12 @@ def _prepare(means, prec_chol):
 
 
 #: Prepared parameters of the full family (see :func:`prepare_model`).
-FullModel = namedtuple("FullModel", ["means", "ref", "factors", "offsets", "work_rows"])
+FullModel = namedtuple(
+    "FullModel", ["means", "ref", "factors", "offsets", "work_rows", "arithmetic"]
+)
 
 
-def prepare_model(means, prec_chol):
+def prepare_model(means, prec_chol, dtype=np.float64):
     """Return the :class:`FullModel` of float64 C-contiguous parameters.
 
     Parameters
@@ -85,6 +88,9 @@ def prepare_model(means, prec_chol):
     prec_chol : ndarray of shape (n_components, n_features, n_features)
         Upper-triangular precision Cholesky factors (scikit-learn's
         ``precisions_cholesky_``).
+    dtype : dtype, default=np.float64
+        The data's: float32 data gets the scatter's float32 products
+        (:mod:`._single`).
 
     The scratch (``work_rows`` rows) holds ``sqrt(r) (x - mu)`` (``p`` rows,
     ``p`` = d rounded up to 4; ``x - mu`` when d <= 4), ``sqrt(r)`` (1 row),
@@ -94,7 +100,7 @@ def prepare_model(means, prec_chol):
     n_features = means.shape[1]
     ref, factors, offsets = _prepare(means, prec_chol)
     work_rows = 3 * padded(n_features) + 1
-    return FullModel(means, ref, factors, offsets, work_rows)
+    return FullModel(means, ref, factors, offsets, work_rows, arithmetic(dtype))
 
 
 @jit
@@ -146,9 +152,10 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     n_components, n_features = means.shape
     n_rows = xt.shape[1]
     n_padded = -(-n_features // 4) * 4
-    scaled = work[:n_padded]
+    # The scatter's operands: float32 rows over this scratch for float32 data.
+    scaled = product_rows(work[:n_padded], model.arithmetic)
     root = work[n_padded]
-    weighted = work[2 * n_padded + 1 : 3 * n_padded + 1]
+    weighted = product_rows(work[2 * n_padded + 1 : 3 * n_padded + 1], model.arithmetic)
     s1_at = n_components
     s2_at = n_components + n_components * n_features
     for k in range(n_components):

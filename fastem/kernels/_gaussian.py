@@ -140,9 +140,9 @@ def log_norm(precisions_cholesky, weights, covariance_type, n_features):
 # -- the families: prepared parameters, buffer size and unpacking --------------
 
 
-def _model(covariance_type, means, chol):
+def _model(covariance_type, means, chol, dtype=np.float64):
     if covariance_type == "full":
-        return _full.prepare_model(means, chol)
+        return _full.prepare_model(means, chol, dtype)
     if covariance_type == "tied":
         return _tied.prepare_model(means, chol)
     if covariance_type == "spherical":
@@ -197,7 +197,7 @@ def _run(
     d = X.shape[1]
     per_component = (d * d if covariance_type in ("full", "tied") else 2 * d) + 32
     work = X.shape[0] * k * per_component
-    model = _model(covariance_type, means, chol)
+    model = _model(covariance_type, means, chol, X.dtype)
     arguments = pass_arguments(
         X,
         sample_weight,
