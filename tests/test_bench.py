@@ -569,6 +569,49 @@ def test_run_case_bgmm_tiny_through_json_and_render():
     assert render.render_markdown(back) == report
 
 
+@pytest.mark.parametrize("fails_at", ["warm-up", "timed fit"])
+def test_run_case_leaves_out_a_peer_that_raises(monkeypatch, fails_at):
+    """scikit-learn's float32 fit can raise where fastem's does not (a
+    covariance not positive definite): the case is timed without it, the
+    reason in the notes, and the report renders."""
+    case = cases.gmm_case("full", 2000, 3, 3)
+    real = timing.fit_case
+    calls = []
+
+    def failing(case, backend, *args):
+        if backend == "sklearn":
+            calls.append(backend)  # the first: the warm-up
+            if (fails_at == "warm-up") == (len(calls) == 1):
+                raise ValueError("ill-defined empirical covariance\nmore text")
+        return real(case, backend, *args)
+
+    monkeypatch.setattr(timing, "fit_case", failing)
+    res = timing.run_case(case, 1, 1, 1, log=lambda msg: None, sklearn_threads="1")
+    assert res.notes == [
+        "sklearn failed on this case (ValueError: ill-defined empirical "
+        "covariance); timed without it"
+    ]
+    fastem = ("fastem", timing.FASTEM_THREADS)
+    assert set(res.times["fit"]) == {fastem}
+    assert set(res.times["predict_proba"]) == {fastem}
+    run = results.Run([res], None, {"cpu": "x"}, "fastem bench", 1, 1, 1)
+    assert "sklearn failed on this case" in render.render_markdown(run)
+
+
+def test_run_case_does_not_hide_fastem_errors(monkeypatch):
+    case = cases.gmm_case("full", 2000, 3, 3)
+    real = timing.fit_case
+
+    def failing(case, backend, *args):
+        if backend == "fastem":
+            raise ValueError("a fastem bug")
+        return real(case, backend, *args)
+
+    monkeypatch.setattr(timing, "fit_case", failing)
+    with pytest.raises(ValueError, match="a fastem bug"):
+        timing.run_case(case, 1, 1, 1, log=lambda msg: None, sklearn_threads="1")
+
+
 def test_run_case_warns_when_lower_bounds_differ(monkeypatch):
     case = cases.bgmm_case("spherical", 1000, 2, 2)
     real = timing.lower_bounds

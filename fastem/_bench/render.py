@@ -230,12 +230,13 @@ def _mixture_tables(results, max_iter, estimator="GaussianMixture"):
         ]
         for res in quality:
             sk, fe = res.quality.get("sklearn"), res.quality.get("fastem")
-            diff = "n/a" if fe is None else f"{fe - sk:+.2e}"
+            diff = "n/a" if fe is None or sk is None else f"{fe - sk:+.2e}"
             fe_s = "n/a" if fe is None else f"{fe:.10f}"
+            sk_s = "n/a" if sk is None else f"{sk:.10f}"
             probe = " / ".join(fmt_time(res.probe.get(t)) for t in SKLEARN_THREADS)
             lines.append(
-                f"| {_case_label(res)} | {res.n_iter.get('sklearn')} / "
-                f"{res.n_iter.get('fastem', 'n/a')} | {sk:.10f} | {fe_s} "
+                f"| {_case_label(res)} | {res.n_iter.get('sklearn', 'n/a')} / "
+                f"{res.n_iter.get('fastem', 'n/a')} | {sk_s} | {fe_s} "
                 f"| {diff} | {_agreement(res)} | {probe if res.probe else 'n/a'} |"
             )
         lines.append("")

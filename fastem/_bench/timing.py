@@ -180,18 +180,43 @@ def time_onedal(session, result, a, m, models):
     return True
 
 
-def warm_up(case, X, start, pairs):
-    """Compile (JIT) and touch every code path once on the first rows."""
+def _failure_note(backend, error):
+    """Return the report's note for a peer ``backend`` whose fit raised ``error``."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return (
+        f"{backend} failed on this case ({type(error).__name__}: {message}); "
+        "timed without it"
+    )
+
+
+def warm_up(case, X, start, pairs, notes):
+    """Compile (JIT) and touch every code path once on the first rows.
+
+    Returns the pairs whose backend ran. A peer that raises (scikit-learn's
+    float32 arithmetic can find a covariance not positive definite where
+    fastem's does not) is left out, with the reason appended to ``notes``;
+    fastem's own errors propagate.
+    """
     small = X[:WARMUP_ROWS]
+    failed = set()
     for backend, count in pairs:
+        if backend in failed:
+            continue
         with threads(backend, count):
-            model = fit_case(case, backend, small, start, 2)
-            if case.model in ("gmm", "bgmm"):
-                model.predict_proba(small)
-                model.score_samples(small)
-            if case.model == "gmm":
-                sk = sklearn_estep_model(case.covariance_type, start)
-                estep(backend, case.covariance_type, small, start, sk)
+            try:
+                model = fit_case(case, backend, small, start, 2)
+                if case.model in ("gmm", "bgmm"):
+                    model.predict_proba(small)
+                    model.score_samples(small)
+                if case.model == "gmm":
+                    sk = sklearn_estep_model(case.covariance_type, start)
+                    estep(backend, case.covariance_type, small, start, sk)
+            except Exception as error:
+                if backend == "fastem":
+                    raise
+                failed.add(backend)
+                notes.append(_failure_note(backend, error))
+    return [pair for pair in pairs if pair[0] not in failed]
 
 
 def probe_sklearn(case, X, start, counts, rounds=2):
@@ -258,8 +283,9 @@ def run_case(
     sk_model = None
     if case.model == "gmm":
         sk_model = sklearn_estep_model(case.covariance_type, start)
-    warm_up(case, X, start, pairs)
-    if sklearn_threads == "probe":
+    pairs = warm_up(case, X, start, pairs, result.notes)
+    has_sklearn = any(backend == "sklearn" for backend, _ in pairs)
+    if sklearn_threads == "probe" and has_sklearn:
         result.probe = probe_sklearn(case, X, start, SKLEARN_THREADS)
         best = min(result.probe, key=result.probe.get)
         pairs = [c for c in pairs if c[0] != "sklearn" or c[1] == best]
@@ -272,7 +298,10 @@ def run_case(
         for r in range(repeats):
             shift = r % len(pairs)
             order = pairs[shift:] + pairs[:shift]
-            run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log)
+            failed = run_repeat(
+                case, X, start, sk_model, order, r, a, m, result, models, log
+            )
+            pairs = [pair for pair in pairs if pair[0] not in failed]
             if dal is not None and not time_onedal(dal, result, a, m, models):
                 dal = None  # failed: the reason is in the notes
             log(f"  {case.name}: repeat {r + 1}/{repeats} done")
@@ -286,13 +315,26 @@ def run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log):
     scikit-learn model of the fused E-step (GaussianMixture only, see
     :func:`~.backends.sklearn_estep_model`); the first repeat puts each mixture's
     fit in ``models``. Arguments otherwise as :func:`run_case`.
+
+    Returns the peers that raised (left out of the rest of this repeat, the
+    reason in ``result.notes``); fastem's own errors propagate.
     """
     mixture = case.model in ("gmm", "bgmm")
+    failed = set()
     for config in order:  # fits at max_iter = a and a + m
         backend, count = config
+        if backend in failed:
+            continue
         with threads(backend, count):
-            t_a, _ = timed(fit_case, case, backend, X, start, a)
-            t_am, out = timed(fit_case, case, backend, X, start, a + m)
+            try:
+                t_a, _ = timed(fit_case, case, backend, X, start, a)
+                t_am, out = timed(fit_case, case, backend, X, start, a + m)
+            except Exception as error:
+                if backend == "fastem":
+                    raise
+                failed.add(backend)
+                result.notes.append(_failure_note(backend, error))
+                continue
         record(result, "fit", config, t_am)
         record(result, "iteration", config, (t_am - t_a) / m)
         if r == 0 and mixture:
@@ -303,6 +345,7 @@ def run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log):
         elif r == 0:
             result.quality[backend] = inertia(X, out[0])
             result.n_iter[backend] = int(out[1])
+    order = [config for config in order if config[0] not in failed]
     if case.model == "kmeans":
         for config in order:
             backend, count = config
@@ -341,3 +384,4 @@ def run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log):
                         args = (getattr(models[backend], measure), X)
                     seconds, _ = timed(*args)
                 record(result, measure, config, seconds)
+    return failed
