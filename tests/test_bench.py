@@ -569,7 +569,7 @@ def test_run_case_bgmm_tiny_through_json_and_render():
     assert render.render_markdown(back) == report
 
 
-@pytest.mark.parametrize("fails_at", ["warm-up", "timed fit"])
+@pytest.mark.parametrize("fails_at", ["warm-up", "timed fit", "second repeat"])
 def test_run_case_leaves_out_a_peer_that_raises(monkeypatch, fails_at):
     """scikit-learn's float32 fit can raise where fastem's does not (a
     covariance not positive definite): the case is timed without it, the
@@ -580,20 +580,23 @@ def test_run_case_leaves_out_a_peer_that_raises(monkeypatch, fails_at):
 
     def failing(case, backend, *args):
         if backend == "sklearn":
-            calls.append(backend)  # the first: the warm-up
-            if (fails_at == "warm-up") == (len(calls) == 1):
+            calls.append(backend)  # the warm-up, then two fits per repeat
+            failing_call = {"warm-up": 1, "timed fit": 2, "second repeat": 4}
+            if len(calls) == failing_call[fails_at]:
                 raise ValueError("ill-defined empirical covariance\nmore text")
         return real(case, backend, *args)
 
     monkeypatch.setattr(timing, "fit_case", failing)
-    res = timing.run_case(case, 1, 1, 1, log=lambda msg: None, sklearn_threads="1")
+    res = timing.run_case(case, 1, 1, 2, log=lambda msg: None, sklearn_threads="1")
     assert res.notes == [
         "sklearn failed on this case (ValueError: ill-defined empirical "
         "covariance); timed without it"
     ]
     fastem = ("fastem", timing.FASTEM_THREADS)
     assert set(res.times["fit"]) == {fastem}
+    assert len(res.times["fit"][fastem]) == 2  # both repeats
     assert set(res.times["predict_proba"]) == {fastem}
+    assert set(res.quality) == set(res.n_iter) == {"fastem"}
     run = results.Run([res], None, {"cpu": "x"}, "fastem bench", 1, 1, 1)
     assert "sklearn failed on this case" in render.render_markdown(run)
 

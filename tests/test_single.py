@@ -65,13 +65,15 @@ def test_float32_scatter_is_float32_and_within_its_bound(n, d, k, spread):
 
 
 def test_float32_far_components_flush_instead_of_going_subnormal():
-    """Components 20 standard deviations apart: many responsibilities are in
-    (1e-300, 1e-80), where ``sqrt(r) (x - mu)`` and its products are float32
-    subnormals. They are flushed to zero; the bound still holds."""
-    chol = np.stack([np.eye(4)] * 4)
-    means = np.array([[0.0] * 4, [20.0, 0, 0, 0], [0, 20.0, 0, 0], [0, 0, 20.0, 0]])
+    """Components 20 standard deviations apart (d=8, past the float64 small
+    path): many responsibilities are in (1e-300, 1e-80), where
+    ``sqrt(r) (x - mu)`` and its products are float32 subnormals. They are
+    flushed to zero; the bound still holds."""
+    chol = np.stack([np.eye(8)] * 4)
+    means = np.zeros((4, 8))
+    means[1:, :3] = 20.0 * np.eye(3)
     rng = np.random.default_rng(2)
-    X = (means[rng.integers(0, 4, 4000)] + rng.normal(0, 1, (4000, 4))).astype(
+    X = (means[rng.integers(0, 4, 4000)] + rng.normal(0, 1, (4000, 8))).astype(
         np.float32
     )
     _, resp = naive.log_resp(
@@ -84,6 +86,22 @@ def test_float32_far_components_flush_instead_of_going_subnormal():
     assert np.all(np.isfinite(stats.scatter))
     assert_scatter_within_bound(stats.scatter, scatter)
     assert_allclose(stats.nk, nk, rtol=1e-10)
+
+
+def test_float32_products_that_would_overflow_run_in_float64():
+    """Data at 3e18: float32 products of ``sqrt(r) (x - mu)`` overflow (their
+    16-lane partial sums pass 3.4e38). The pass then runs in float64: finite
+    statistics, the float64 ones."""
+    X, means, chol = _blobs(3000, 6, 3, 3.0, seed=6, dtype=np.float64)
+    scale = 3e18
+    X32 = (X * scale).astype(np.float32)
+    means = means * scale
+    chol = chol / scale
+    single = _stats(X32, means, chol)
+    double = _stats(X32.astype(np.float64), means, chol)
+    assert np.all(np.isfinite(single.scatter))
+    assert_allclose(single.scatter, double.scatter, rtol=1e-12)
+    assert_allclose(single.nk, double.nk, rtol=1e-13)
 
 
 def test_float32_scatter_same_for_one_and_two_threads(always_parallel):

@@ -189,6 +189,15 @@ def _failure_note(backend, error):
     )
 
 
+def _forget(result, models, backend):
+    """Drop every figure of ``backend`` from ``result`` (it failed later on)."""
+    for per_config in result.times.values():
+        for config in [c for c in per_config if c[0] == backend]:
+            del per_config[config]
+    for table in (result.quality, result.n_iter, result.lower_bounds, models):
+        table.pop(backend, None)
+
+
 def warm_up(case, X, start, pairs, notes):
     """Compile (JIT) and touch every code path once on the first rows.
 
@@ -334,6 +343,7 @@ def run_repeat(case, X, start, sk_model, order, r, a, m, result, models, log):
                     raise
                 failed.add(backend)
                 result.notes.append(_failure_note(backend, error))
+                _forget(result, models, backend)  # earlier repeats' figures too
                 continue
         record(result, "fit", config, t_am)
         record(result, "iteration", config, (t_am - t_a) / m)

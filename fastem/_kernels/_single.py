@@ -27,12 +27,22 @@ scatter. With AVX-512 (``m = 12``) that is
 
     |S_ij (computed) - S_ij| <= 14.0 u sqrt(S_ii S_jj) = 8.4e-7 sqrt(S_ii S_jj)
 
-for every block and so for their sum: the covariances come out within
-``8.4e-7`` of their own diagonal's scale (float32 stores them to ``6e-8``).
-:func:`scatter_error_factor` gives the factor for a block size. Subnormal
-results are flushed to zero while the statistics run
-(:func:`flush_subnormals`), which adds less than ``2^-126`` per row to the
-bound's absolute error.
+for every block, and for their sum (Cauchy-Schwarz again, over the blocks;
+the float64 sums add about ``1e-16`` per block, relative). Without AVX-512 (8
+float32 lanes, ``m = 19``) the factor is ``21 u = 1.25e-6``;
+:func:`scatter_error_factor` gives it for a block size and this machine's
+width. That is the scatter about the current means; the covariance
+``S / N - delta delta^T`` (``delta`` the mean's shift) has the same absolute
+error over ``N``: within ``8.4e-7 (Sigma_ii + delta_i^2)^(1/2) (Sigma_jj +
+delta_j^2)^(1/2)``, float32's rounding of the stored result being ``6e-8``.
+
+Subnormal results are flushed to zero while the statistics run
+(:func:`flush_subnormals`): operands ``|v_bi| < 2^-126`` become 0, and so do
+sums that would fall below it, which adds at most ``2^-126 (|v_bi| + |v_bj| +
+m)`` per row to the bound's absolute error. Overflow (``|v| >`` about ``1e18``,
+where 16 products' sum passes float32's ``3.4e38``) is not bounded: the
+caller (``fastem.kernels``) finds non-finite statistics and runs the pass
+again in float64 arithmetic.
 
 What stays float64, and why:
 
@@ -93,8 +103,9 @@ def product_rows(rows, marker):
     """``rows`` as the scatter's operand of ``marker``'s dtype (compiled code only).
 
     float64 rows as they are; for a float32 ``marker``, a float32 array of the
-    same shape over the first half of ``rows``' memory (C-contiguous, each row
-    starting where ``rows``' does), which the caller fills.
+    same shape over the first half of ``rows``' memory (C-contiguous: its row
+    ``i`` starts ``i`` float32 rows, half as many bytes as ``rows``' row
+    ``i``, after the first), which the caller fills.
     """
     raise NotImplementedError
 
@@ -200,11 +211,15 @@ def flush_subnormals(model):
     ``sqrt(r) (x - mu)`` of far components (``r`` down to 1e-300) and their
     products fall in float32's subnormal range, where every operation costs a
     microcoded assist (a block's statistics took 30 times as long); flushed,
-    they are zeros, which changes each scatter entry by less than ``2^-126``
-    per row. The statistics' float64 sums that would be subnormal (below
-    ``2.2e-308``) are flushed too. Only results are flushed: subnormal data
+    they are zeros, which changes each scatter entry by at most ``2^-126
+    (|v_bi| + |v_bj| + m)`` per row (see the module's bound). The
+    statistics' float64 sums that would be subnormal (below ``2.2e-308``) are
+    flushed too. Only results are flushed: subnormal data
     are read exactly, and the densities, log-likelihood and weights outside
-    the statistics are untouched.
+    the statistics are untouched. The hooks raise nothing (a Ctrl-C waits for
+    the compiled pass to return); only an exception inside them, possible
+    with ``NUMBA_BOUNDSCHECK=1``, would skip the restore and leave the thread
+    flushing.
     """
     raise NotImplementedError
 

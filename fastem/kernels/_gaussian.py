@@ -210,6 +210,23 @@ def _run(
     _ahead.wait(covariance_type, X.dtype)  # a child compiling this pass, if any
     run_chunks(em_pass, n_chunks, *arguments, work=work)
     stats, totals = arguments[4:6]
+    single = isinstance(getattr(model, "arithmetic", None), np.float32)
+    if single and stats_size and not np.isfinite(stats).all():
+        # The float32 products overflowed (|sqrt(r) (x - mu)| beyond about
+        # 1e18; float32 holds 3.4e38): the same pass in float64 arithmetic, a
+        # pass compiled only for this (or non-finite data, which stays so).
+        model = _model(covariance_type, means, chol)
+        arguments = pass_arguments(
+            X,
+            sample_weight,
+            model,
+            norm,
+            n_chunks=n_chunks,
+            stats_size=stats_size,
+            **outputs,
+        )
+        run_chunks(em_pass, n_chunks, *arguments, work=work)
+        stats, totals = arguments[4:6]
     return stats, totals
 
 
