@@ -197,25 +197,8 @@ def _run(
     d = X.shape[1]
     per_component = (d * d if covariance_type in ("full", "tied") else 2 * d) + 32
     work = X.shape[0] * k * per_component
-    model = _model(covariance_type, means, chol, X.dtype)
-    arguments = pass_arguments(
-        X,
-        sample_weight,
-        model,
-        norm,
-        n_chunks=n_chunks,
-        stats_size=stats_size,
-        **outputs,
-    )
-    _ahead.wait(covariance_type, X.dtype)  # a child compiling this pass, if any
-    run_chunks(em_pass, n_chunks, *arguments, work=work)
-    stats, totals = arguments[4:6]
-    single = isinstance(getattr(model, "arithmetic", None), np.float32)
-    if single and stats_size and not np.isfinite(stats).all():
-        # The float32 products overflowed (|sqrt(r) (x - mu)| beyond about
-        # 1e18; float32 holds 3.4e38): the same pass in float64 arithmetic, a
-        # pass compiled only for this (or non-finite data, which stays so).
-        model = _model(covariance_type, means, chol)
+
+    def run(model):
         arguments = pass_arguments(
             X,
             sample_weight,
@@ -226,7 +209,17 @@ def _run(
             **outputs,
         )
         run_chunks(em_pass, n_chunks, *arguments, work=work)
-        stats, totals = arguments[4:6]
+        return arguments[4:6]  # stats, totals
+
+    model = _model(covariance_type, means, chol, X.dtype)
+    _ahead.wait(covariance_type, X.dtype)  # a child compiling this pass, if any
+    stats, totals = run(model)
+    single = isinstance(getattr(model, "arithmetic", None), np.float32)
+    if single and stats_size and not np.isfinite(stats).all():
+        # The float32 products overflowed (|sqrt(r) (x - mu)| beyond about
+        # 1e18; float32 holds 3.4e38): the same pass in float64 arithmetic, a
+        # pass compiled only for this (or non-finite data, which stays so).
+        stats, totals = run(_model(covariance_type, means, chol))
     return stats, totals
 
 
