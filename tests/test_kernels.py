@@ -244,6 +244,38 @@ def test_exp_nonpositive_within_one_ulp_of_numpy():
     assert np.isnan(exp_nonpositive(np.nan))
 
 
+def test_log_at_least_one_within_two_ulp_of_numpy():
+    """The log-sum-exp's vectorisable log, over the sums it gets (>= 1) and
+    beyond: 2 ulp below 2 (the division's rounding, then ln 2 + log(m)
+    cancelling), 1 ulp from 2 on."""
+    from fastem._kernels._exp import log_at_least_one
+
+    rng = np.random.default_rng(7)
+    s = np.concatenate(
+        [
+            1.0 + rng.random(20000) * 1e-9,
+            rng.uniform(1.0, np.sqrt(2.0), 20000),
+            rng.uniform(np.sqrt(2.0), 2.0, 20000),
+            rng.uniform(2.0, 64.0, 20000),
+            np.exp(rng.uniform(0.0, 709.0, 20000)),
+            rng.uniform(1e-300, 1.0, 2000),  # any positive normal works
+            [1.0, np.nextafter(1.0, 2.0), np.sqrt(2.0), 2.0, 1024.0, 1e308],
+            [np.nextafter(np.sqrt(2.0), 0.0), np.nextafter(np.sqrt(2.0), 2.0)],
+            [np.finfo(np.float64).max, np.finfo(np.float64).tiny],
+        ]
+    )
+    got = np.array([log_at_least_one(value) for value in s])
+    expected = np.log(s)
+    error = np.abs(got - expected)
+    ulp = np.spacing(np.abs(expected))
+    ulp[expected == 0.0] = np.finfo(np.float64).tiny
+    assert np.all(error <= 2 * ulp)
+    assert np.all(error[s >= 2.0] <= ulp[s >= 2.0])
+    assert log_at_least_one(1.0) == 0.0
+    assert log_at_least_one(np.inf) == np.inf
+    assert np.isnan(log_at_least_one(np.nan))
+
+
 # --- the full family's register tile ---------------------------------------------
 
 

@@ -50,7 +50,7 @@ from numba import types
 from numba.extending import overload
 
 from .._config import hook_options, jit, readonly
-from ._exp import exp_nonpositive
+from ._exp import exp_nonpositive, log_at_least_one
 from ._reduce import chunk_bounds
 from ._single import flush_subnormals, restore_subnormals
 from ._tile import aligned_zeros, prefer_wide_vectors, transpose_rows
@@ -306,7 +306,7 @@ def em_pass(
                     scratch[b] += e
             block_loglik = 0.0
             for b in range(block):
-                lse[b] += np.log(scratch[b])
+                lse[b] += log_at_least_one(scratch[b])  # sum >= 1: exp(0) in it
                 block_loglik += wt[b] * lse[b]
                 scratch[b] = 1.0 / scratch[b]
             for k in range(n_components):
