@@ -76,9 +76,9 @@ def _timer(module):
                     for b in range(block):
                         prob[c, b] = exp_nonpositive(logp[c, b] - lse[b])
             if stage == 2 or stage == 3:
-                state = flush_subnormals(model)  # as the pass does
+                state = flush_subnormals(model, n_features > 4)  # as the pass
                 statistics_(model, xt, prob, prob, wt, work, buffer)
-                restore_subnormals(model, state)
+                restore_subnormals(model, n_features > 4, state)
         return buffer[0] + prob[0, 0]
 
     return run, block

@@ -137,26 +137,30 @@ def test_float32_pass_restores_the_floating_point_state():
 )
 def test_flush_subnormals_flushes_then_restores():
     """The flush itself: subnormal products become 0 between the two calls,
-    and only for a model with float32 arithmetic."""
+    and only for a model with float32 arithmetic, when asked (the pass asks
+    past 4 features, where the products are float32)."""
     from fastem._config import jit
     from fastem._kernels import full
     from fastem._kernels._single import flush_subnormals, restore_subnormals
 
     @jit(cache=False)
-    def products(model, a, b, inside, after):
-        state = flush_subnormals(model)
+    def products(model, active, a, b, inside, after):
+        state = flush_subnormals(model, active)
         for i in range(a.shape[0]):
             inside[i] = a[i] * b[i]
-        restore_subnormals(model, state)
+        restore_subnormals(model, active, state)
         for i in range(a.shape[0]):
             after[i] = a[i] * b[i]
 
     means, chol = np.zeros((1, 2)), np.stack([np.eye(2)])
     a = np.full(40, 2.0**-120, dtype=np.float32)
     b = np.full(40, 2.0**-10, dtype=np.float32)
-    for dtype, flushed in ((np.float32, True), (np.float64, False)):
+    cases = ((np.float32, True, True), (np.float32, False, False))
+    cases += ((np.float64, True, False),)
+    for dtype, active, flushed in cases:
         inside, after = np.ones_like(a), np.ones_like(a)
-        products(full.prepare_model(means, chol, dtype), a, b, inside, after)
+        model = full.prepare_model(means, chol, dtype)
+        products(model, active, a, b, inside, after)
         assert_array_equal(inside, 0.0 if flushed else 2.0**-130)
         assert_array_equal(after, 2.0**-130)
     assert _subnormal_float32() > 0

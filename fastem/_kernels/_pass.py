@@ -334,10 +334,12 @@ def em_pass(
                     for k in range(n_components):
                         for b in range(block):
                             wresp[k, b] = prob[k, b] * wt[b]
-                # float32 products: subnormal results flushed (no assists)
-                float_state = flush_subnormals(model)
+                # float32 products (past 4 features): subnormal results
+                # flushed, so that they cost no microcoded assists
+                flush = n_features > 4
+                float_state = flush_subnormals(model, flush)
                 accumulate(model, xt, wresp, prob, wt, work, buffer)
-                restore_subnormals(model, float_state)
+                restore_subnormals(model, flush, float_state)
             if lse_out.shape[0] > 0:
                 for b in range(count):
                     lse_out[row + b] = lse[b]

@@ -202,12 +202,14 @@ def _single_model(model):
     )
 
 
-def flush_subnormals(model):
+def flush_subnormals(model, active):
     """Flush subnormal results to zero if ``model`` has float32 arithmetic.
 
-    Returns the state for :func:`restore_subnormals`, which the caller calls
-    right after the family's statistics (compiled code only; the pass brackets
-    each block's ``accumulate`` with the two). The float32 scatter's operands
+    Only if ``active`` too (the pass: past 4 features, where the products are
+    float32; a switch per block for nothing cost 1-2% at d=2). Returns the
+    state for :func:`restore_subnormals` (same ``model`` and ``active``), which
+    the caller calls right after the family's statistics (compiled code only;
+    the pass brackets each block's ``accumulate`` with the two). The float32 scatter's operands
     ``sqrt(r) (x - mu)`` of far components (``r`` down to 1e-300) and their
     products fall in float32's subnormal range, where every operation costs a
     microcoded assist (a block's statistics took 30 times as long); flushed,
@@ -224,20 +226,25 @@ def flush_subnormals(model):
     raise NotImplementedError
 
 
-def restore_subnormals(model, state):
+def restore_subnormals(model, active, state):
     """Restore the floating-point state saved by :func:`flush_subnormals`."""
     raise NotImplementedError
 
 
 @overload(flush_subnormals, jit_options=hook_options())
-def _ol_flush_subnormals(model):
+def _ol_flush_subnormals(model, active):
     if _single_model(model):
-        return lambda model: _swap_float_state(True)
-    return lambda model: 0
+        return lambda model, active: _swap_float_state(True) if active else 0
+    return lambda model, active: 0
 
 
 @overload(restore_subnormals, jit_options=hook_options())
-def _ol_restore_subnormals(model, state):
+def _ol_restore_subnormals(model, active, state):
     if _single_model(model):
-        return lambda model, state: _restore_float_state(state)
-    return lambda model, state: None
+
+        def restore(model, active, state):
+            if active:
+                _restore_float_state(state)
+
+        return restore
+    return lambda model, active, state: None

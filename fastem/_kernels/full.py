@@ -161,22 +161,21 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
     # scratch for float32 data (see ._single).
     deviations = work[:n_padded]
     weighted = work[2 * n_padded + 1 : 3 * n_padded + 1]
-    scaled = product_rows(deviations, model.arithmetic)
     root = work[n_padded]
     s1_at = n_components
     s2_at = n_components + n_components * n_features
-    small = n_padded == 4
     for k in range(n_components):
         r = wresp[k]
         total = 0.0
         for b in range(n_rows):
             total += r[b]
         buffer[k] += total
-        s2 = s2_at + k * n_padded * n_padded
-        if small:
-            # Up to 4 features a sqrt per row and component would cost more
-            # than a second array, and rounding to float32 more than the
-            # float32 products save (0.95x the time of float64 at d=4, k=8).
+    if n_padded == 4:
+        # Up to 4 features a sqrt per row and component would cost more than a
+        # second array, and rounding to float32 more than the float32
+        # products save (0.95x the time of float64 at d=4, k=8).
+        for k in range(n_components):
+            r = wresp[k]
             for j in range(n_features):
                 m = means[k, j]
                 row = deviations[j]
@@ -189,10 +188,14 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
                     weighted_row[b] = w
                     t += w
                 buffer[s1_at + k * n_features + j] += t
+            s2 = s2_at + k * n_padded * n_padded
             for top in range(0, n_features, PRODUCT_ROWS):
                 at = s2 + top * n_padded
                 product_tile(weighted, top, deviations, 0, buffer, at, n_padded)
-            continue
+        return
+    scaled = product_rows(deviations, model.arithmetic)
+    for k in range(n_components):
+        r = wresp[k]
         for b in range(n_rows):
             root[b] = np.sqrt(r[b])
         # sqrt(r_b) (x_b - mu): the scatter is the product of this array with
@@ -209,6 +212,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
             buffer[s1_at + k * n_features + j] += t
         # 2 x 4 tiles left of the diagonal and one symmetric 4 x 4 tile on it.
         # One call site per tile: each is compiled where it is called.
+        s2 = s2_at + k * n_padded * n_padded
         for j in range(0, n_features, 4):
             for i in range(0, j, 4):
                 for top in range(j, min(j + 4, n_features), PRODUCT_ROWS):
