@@ -206,9 +206,9 @@ def flush_subnormals(model, active):
     """Flush subnormal results to zero if ``model`` has float32 arithmetic.
 
     Only if ``active`` too (the pass: past 4 features, where the products are
-    float32; a switch per block for nothing cost 1-6% at d=2 to 4). Returns the state for
-    :func:`restore_subnormals` (same ``model`` and ``active``), which the caller
-    calls right after the family's statistics (compiled code only; the pass brackets
+    float32; a switch per block for nothing cost 1-6% at d=2 to 4). Returns the
+    state for :func:`restore_subnormals` (same ``model`` and ``active``), which
+    the caller calls right after the family's statistics (compiled code only; the pass brackets
     each block's ``accumulate`` with the two). The float32 scatter's operands
     ``sqrt(r) (x - mu)`` of far components (``r`` down to 1e-300) and their products
     fall in float32's subnormal range, where every operation costs a microcoded
