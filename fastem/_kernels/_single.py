@@ -208,18 +208,20 @@ def flush_subnormals(model, active):
     Only if ``active`` too (the pass: past 4 features, where the products are
     float32; a switch per block for nothing cost 1-6% at d=2 to 4). Returns the
     state for :func:`restore_subnormals` (same ``model`` and ``active``), which
-    the caller calls right after the family's statistics (compiled code only; the pass brackets
-    each block's ``accumulate`` with the two). The float32 scatter's operands
-    ``sqrt(r) (x - mu)`` of far components (``r`` down to 1e-300) and their products
-    fall in float32's subnormal range, where every operation costs a microcoded
-    assist (a block's statistics took 30 times as long); flushed, they are zeros,
-    which changes each scatter entry by at most ``2^-126 (|v_bi| + |v_bj| + m)`` per
-    row (see the module's bound). The statistics' float64 sums that would be
-    subnormal (below ``2.2e-308``) are flushed too. Only results are flushed:
-    subnormal data are read exactly, and the densities, log-likelihood and weights
-    outside the statistics are untouched. The hooks raise nothing (a Ctrl-C waits
-    for the compiled pass to return); only an exception inside them, possible with
-    ``NUMBA_BOUNDSCHECK=1``, would skip the restore and leave the thread flushing.
+    the caller calls right after the family's statistics (compiled code only;
+    the pass brackets each block's ``accumulate`` with the two). The float32
+    scatter's operands ``sqrt(r) (x - mu)`` of far components (``r`` down to
+    1e-300) and their products fall in float32's subnormal range, where every
+    operation costs a microcoded assist (a block's statistics took 30 times as
+    long); flushed, they are zeros, which changes each scatter entry by at most
+    ``2^-126 (|v_bi| + |v_bj| + m)`` per row (see the module's bound). The
+    statistics' float64 sums that would be subnormal (below ``2.2e-308``) are
+    flushed too. Only results are flushed: subnormal data are read exactly, and
+    the densities, log-likelihood and weights outside the statistics are
+    untouched. The hooks raise nothing (a Ctrl-C waits for the compiled pass to
+    return); only an exception inside them, possible with
+    ``NUMBA_BOUNDSCHECK=1``, would skip the restore and leave the thread
+    flushing.
     """
     raise NotImplementedError
 
