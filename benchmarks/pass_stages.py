@@ -47,7 +47,6 @@ def _timer(module):
     """Compile the stage loop for one family (its hooks are globals of it)."""
     from fastem._config import jit
     from fastem._kernels._exp import exp_nonpositive
-    from fastem._kernels._single import flush_subnormals, restore_subnormals
     from fastem._kernels._tile import aligned_zeros, prefer_wide_vectors
 
     density = module._log_density
@@ -76,9 +75,7 @@ def _timer(module):
                     for b in range(block):
                         prob[c, b] = exp_nonpositive(logp[c, b] - lse[b])
             if stage == 2 or stage == 3:
-                state = flush_subnormals(model, n_features > 4)  # as the pass
                 statistics_(model, xt, prob, prob, wt, work, buffer)
-                restore_subnormals(model, n_features > 4, state)
         return buffer[0] + prob[0, 0]
 
     return run, block

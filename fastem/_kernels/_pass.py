@@ -52,7 +52,6 @@ from numba.extending import overload
 from .._config import hook_options, jit, readonly
 from ._exp import exp_nonpositive, log_at_least_one
 from ._reduce import chunk_bounds
-from ._single import flush_subnormals, restore_subnormals
 from ._tile import aligned_zeros, prefer_wide_vectors, transpose_rows
 
 #: Family hooks by model type: ``{model_class: {hook_name: py_func, "block": rows}}``.
@@ -334,12 +333,7 @@ def em_pass(
                     for k in range(n_components):
                         for b in range(block):
                             wresp[k, b] = prob[k, b] * wt[b]
-                # float32 products (past 4 features): subnormal results
-                # flushed, so that they cost no microcoded assists
-                flush = n_features > 4
-                float_state = flush_subnormals(model, flush)
                 accumulate(model, xt, wresp, prob, wt, work, buffer)
-                restore_subnormals(model, flush, float_state)
             if lse_out.shape[0] > 0:
                 for b in range(count):
                     lse_out[row + b] = lse[b]

@@ -130,15 +130,13 @@ def _x86():
     return binding.get_default_triple().startswith(("x86_64", "i686", "i386"))
 
 
-def _x86_assembly():
-    """Whether the MXCSR's inline assembly can be emitted here (x86 targets).
-
-    Numba does not set up LLVM's assembly parser, which inline assembly needs.
-    """
-    if not _x86():
-        return False
+#: Numba does not set up LLVM's assembly parser, which inline assembly needs,
+#: and needs again whenever code holding it is linked into a new function (a
+#: cached hook called from freshly compiled code), not only when it is first
+#: emitted: it is set up at import, on x86 (idempotent, microseconds).
+X86 = _x86()
+if X86:
     binding.initialize_native_asmparser()
-    return True
 
 
 def _mxcsr(builder, instruction, slot):
@@ -164,7 +162,7 @@ def _swap_float_state(typingctx, flush):
         raise TypingError(f"_swap_float_state takes a bool; got {flush}")
 
     def codegen(context, builder, sig, args):
-        if not _x86_assembly():
+        if not X86:
             return ir.Constant(ir.IntType(64), 0)
         i32 = ir.IntType(32)
         slot = cgutils.alloca_once(builder, i32)
@@ -185,7 +183,7 @@ def _restore_float_state(typingctx, state):
         raise TypingError(f"_restore_float_state takes an int64; got {state}")
 
     def codegen(context, builder, sig, args):
-        if _x86_assembly():
+        if X86:
             slot = cgutils.alloca_once(builder, ir.IntType(32))
             builder.store(builder.trunc(args[0], ir.IntType(32)), slot)
             _mxcsr(builder, "ldmxcsr", slot)
@@ -202,49 +200,42 @@ def _single_model(model):
     )
 
 
-def flush_subnormals(model, active):
+def flush_subnormals(model):
     """Flush subnormal results to zero if ``model`` has float32 arithmetic.
 
-    Only if ``active`` too (the pass: past 4 features, where the products are
-    float32; a switch per block for nothing cost 1-6% at d=2 to 4). Returns the
-    state for :func:`restore_subnormals` (same ``model`` and ``active``), which
-    the caller calls right after the family's statistics (compiled code only;
-    the pass brackets each block's ``accumulate`` with the two). The float32
-    scatter's operands ``sqrt(r) (x - mu)`` of far components (``r`` down to
-    1e-300) and their products fall in float32's subnormal range, where every
-    operation costs a microcoded assist (a block's statistics took 30 times as
-    long); flushed, they are zeros, which changes each scatter entry by at most
-    ``2^-126 (|v_bi| + |v_bj| + m)`` per row (see the module's bound). The
-    statistics' float64 sums that would be subnormal (below ``2.2e-308``) are
-    flushed too. Only results are flushed: subnormal data are read exactly, and
-    the densities, log-likelihood and weights outside the statistics are
-    untouched. The hooks raise nothing (a Ctrl-C waits for the compiled pass to
-    return); only an exception inside them, possible with
-    ``NUMBA_BOUNDSCHECK=1``, would skip the restore and leave the thread
-    flushing.
+    Returns the state for :func:`restore_subnormals`, which the caller calls
+    when its float32 products are done (compiled code only): the full family's
+    statistics bracket their float32 part with the two, once per block, past 4
+    features (up to 4 they are float64, and a switch per block for nothing had
+    cost 1-6%). The float32 scatter's operands ``sqrt(r) (x - mu)`` of far
+    components (``r`` down to 1e-300) and their products fall in float32's
+    subnormal range, where every operation costs a microcoded assist (a block's
+    statistics took 30 times as long); flushed, they are zeros, which changes
+    each scatter entry by at most ``2^-126 (|v_bi| + |v_bj| + m)`` per row (see
+    the module's bound). The float64 first moments summed alongside are flushed
+    too below ``2.2e-308``. Only results are flushed: subnormal data are read
+    exactly, and the densities, log-likelihood and weights are untouched. The
+    hooks raise nothing (a Ctrl-C waits for the compiled pass to return); only
+    an exception inside them, possible with ``NUMBA_BOUNDSCHECK=1``, would skip
+    the restore and leave the thread flushing.
     """
     raise NotImplementedError
 
 
-def restore_subnormals(model, active, state):
+def restore_subnormals(model, state):
     """Restore the floating-point state saved by :func:`flush_subnormals`."""
     raise NotImplementedError
 
 
 @overload(flush_subnormals, jit_options=hook_options())
-def _ol_flush_subnormals(model, active):
+def _ol_flush_subnormals(model):
     if _single_model(model):
-        return lambda model, active: _swap_float_state(True) if active else 0
-    return lambda model, active: 0
+        return lambda model: _swap_float_state(True)
+    return lambda model: 0
 
 
 @overload(restore_subnormals, jit_options=hook_options())
-def _ol_restore_subnormals(model, active, state):
+def _ol_restore_subnormals(model, state):
     if _single_model(model):
-
-        def restore(model, active, state):
-            if active:
-                _restore_float_state(state)
-
-        return restore
-    return lambda model, active, state: None
+        return lambda model, state: _restore_float_state(state)
+    return lambda model, state: None

@@ -39,7 +39,7 @@ import numpy as np
 from .._config import jit
 from .._triangles import upper
 from ._pass import register_family
-from ._single import arithmetic, product_rows
+from ._single import arithmetic, flush_subnormals, product_rows, restore_subnormals
 from ._tile import (
     PRODUCT_ROWS,
     TILE_COLUMNS,
@@ -194,6 +194,8 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
                 product_tile(weighted, top, deviations, 0, buffer, at, n_padded)
         return
     scaled = product_rows(deviations, model.arithmetic)
+    # float32 products: subnormal results flushed (no microcoded assists)
+    float_state = flush_subnormals(model)
     for k in range(n_components):
         r = wresp[k]
         for b in range(n_rows):
@@ -219,6 +221,7 @@ def _accumulate(model, xt, wresp, prob, wt, work, buffer):
                     at = s2 + top * n_padded + i
                     product_tile(scaled, top, scaled, i, buffer, at, n_padded)
             symmetric_tile(scaled, j, buffer, s2 + j * n_padded + j, n_padded)
+    restore_subnormals(model, float_state)
 
 
 register_family(
