@@ -487,10 +487,10 @@ def product_tile(typingctx, left, top, right, first, buffer, at, stride):
 
     Parameters
     ----------
-    left : ndarray of shape (>= top + R, m), float64, C-contiguous
-        ``m`` a multiple of ``WIDTH``.
+    left : ndarray of shape (>= top + R, m), float64 or float32, C-contiguous
+        ``m`` a multiple of ``WIDTH`` (float32: of ``2 WIDTH``, its lanes).
     top : int64
-    right : ndarray of shape (>= first + 4, >= m), float64, C-contiguous
+    right : ndarray of shape (>= first + 4, >= m), left's dtype, C-contiguous
     first : int64
     buffer : ndarray of shape (>= at + (R - 1) stride + 4,), float64, C-contiguous
     at, stride : int64
@@ -653,8 +653,8 @@ def symmetric_tile(typingctx, rows, top, buffer, at, stride):
 
     Parameters
     ----------
-    rows : ndarray of shape (>= top + 4, m), float64, C-contiguous
-        ``m`` a multiple of ``WIDTH``.
+    rows : ndarray of shape (>= top + 4, m), float64 or float32, C-contiguous
+        ``m`` a multiple of ``WIDTH`` (float32: of ``2 WIDTH``, its lanes).
     top : int64
     buffer : ndarray of shape (>= at + 3 stride + 4,), float64, C-contiguous
     at, stride : int64
