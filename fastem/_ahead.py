@@ -67,11 +67,7 @@ def _pass_arguments(family, dtype):
         "tied": np.eye(n_features),
         "diag": np.ones((n_components, n_features)),
     }[family]
-    means = np.zeros((n_components, n_features))
-    if family == "full":
-        model = module.prepare_model(means, chol, dtype)
-    else:
-        model = module.prepare_model(means, chol)
+    model = module.prepare_model(np.zeros((n_components, n_features)), chol, dtype)
     X = np.zeros((1, n_features), dtype=dtype)
     return pass_arguments(X, np.empty(0), model, np.zeros(n_components))
 

@@ -14,6 +14,8 @@ family's density and statistics.
 
 from collections import namedtuple
 
+import numpy as np
+
 from .._config import jit
 from ._pass import register_family
 from ._tile import prefer_wide_vectors
@@ -28,8 +30,12 @@ BLOCK = 256
 DiagModel = namedtuple("DiagModel", ["means", "prec_chol", "work_rows"])
 
 
-def prepare_model(means, prec_chol):
-    """Return the :class:`DiagModel` of float64 C-contiguous (k, d) parameters."""
+def prepare_model(means, prec_chol, dtype=np.float64):
+    """Return the :class:`DiagModel` of float64 C-contiguous (k, d) parameters.
+
+    ``dtype`` (the data's) is the families' common signature: this family's
+    arithmetic is float64 whatever it is.
+    """
     return DiagModel(means, prec_chol, 1)
 
 

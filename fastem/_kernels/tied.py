@@ -78,10 +78,12 @@ TiedModel = namedtuple(
 )
 
 
-def prepare_model(means, prec_chol):
+def prepare_model(means, prec_chol, dtype=np.float64):
     """Return the :class:`TiedModel` of float64 means and the shared factor.
 
-    The reference point is the mean of the component means.
+    The reference point is the mean of the component means. ``dtype`` (the
+    data's) is the families' common signature: this family's arithmetic is
+    float64 whatever it is.
     """
     n_components, n_features = means.shape
     center = means.sum(axis=0) / n_components  # as mean(), without its overhead

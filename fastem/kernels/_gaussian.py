@@ -144,10 +144,10 @@ def _model(covariance_type, means, chol, dtype=np.float64):
     if covariance_type == "full":
         return _full.prepare_model(means, chol, dtype)
     if covariance_type == "tied":
-        return _tied.prepare_model(means, chol)
+        return _tied.prepare_model(means, chol, dtype)
     if covariance_type == "spherical":
         chol = np.ascontiguousarray(np.repeat(chol[:, None], means.shape[1], axis=1))
-    return _diag.prepare_model(means, chol)
+    return _diag.prepare_model(means, chol, dtype)
 
 
 _STATS_SIZE = {
