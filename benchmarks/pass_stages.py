@@ -10,6 +10,13 @@ transposition, the log-sum-exp's sweeps and the threads. Cycles assume
 ``--dtype float32`` times the hooks as float32 data gets them (full's scatter
 in float32, see ``fastem/_kernels/_single.py``).
 
+The first line is the machine's float64 bound, measured in the same run
+(``benchmarks/machine_bounds.py``: 16 independent FMA chains, each a vector as
+wide as the tiles', nothing loaded). The full and tied families' stages are
+then also given in GFLOP/s and as a share of it, from the multiply-adds they
+must do (:func:`multiply_adds`; an FMA counts as 2 FLOPs). diag's operations
+are subtractions and products, not multiply-adds, and get no share.
+
 Usage::
 
     python -m benchmarks.pass_stages --kinds full,tied,diag --d 16 --k 16
@@ -22,6 +29,23 @@ import time
 import numpy as np
 
 STAGES = ("density", "exp", "statistics", "all three")
+
+
+def multiply_adds(kind, d, k):
+    """Return the multiply-adds per row of ``kind``'s density and statistics.
+
+    full: per component, the triangular product and the squares (``d (d + 1) /
+    2 + d``), and the scatter's lower triangle and first moments (the same
+    count). tied: the shared triangular product and the ``k d`` distances; the
+    first moments, the deviations from the weighted means (``k d`` each), and
+    the within and between scatters' lower triangles. ``None`` for diag.
+    """
+    triangle = d * (d + 1) // 2
+    if kind == "full":
+        return k * (triangle + d), k * (triangle + d)
+    if kind == "tied":
+        return triangle + k * d, 2 * k * d + triangle + k * (k + 1) // 2
+    return None
 
 
 def _model(kind, d, k, dtype):
@@ -81,6 +105,15 @@ def _timer(module):
     return run, block
 
 
+def _stage_flops(counts, stage):
+    """FLOPs per row of a stage (0 for the exp, or without counts)."""
+    if counts is None or STAGES[stage] == "exp":
+        return 0
+    density, statistics_ = counts
+    chosen = {"density": density, "statistics": statistics_}
+    return 2 * chosen.get(STAGES[stage], density + statistics_)
+
+
 def main(argv=None):
     """Print one line per family and stage."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,7 +129,12 @@ def main(argv=None):
         parser.error(f"--kinds: unknown {', '.join(sorted(unknown))}")
     if min(args.d, args.k) < 1 or args.rows < 1 or args.ghz <= 0:
         parser.error("--d, --k and --rows must be at least 1, --ghz positive")
+    from benchmarks.machine_bounds import fma_bound
+
+    bound = fma_bound()
+    print(f"FMA bound: {bound:.1f} GFLOP/s on one core", flush=True)
     for kind in kinds:
+        counts = multiply_adds(kind, args.d, args.k)
         module, model = _model(kind, args.d, args.k, args.dtype)
         run, block = _timer(module)
         log_norm = np.zeros(args.k)
@@ -111,11 +149,16 @@ def main(argv=None):
                 run(model, args.d, log_norm, size, stage, repeats)
                 times.append(time.perf_counter() - start)
             per_row = statistics.median(times) / (repeats * block)
-            print(
+            line = (
                 f"{kind:4s} {args.dtype} d={args.d} k={args.k} {name:10s}: "
-                f"{per_row * args.ghz * 1e9:7.1f} cycles/row ({per_row * 1e9:6.2f} ns)",
-                flush=True,
+                f"{per_row * args.ghz * 1e9:7.1f} cycles/row ({per_row * 1e9:6.2f} ns)"
             )
+            flops = _stage_flops(counts, stage)
+            if flops:
+                rate = flops / per_row / 1e9
+                share = 100 * rate / bound
+                line += f", {rate:5.1f} GFLOP/s ({share:.0f}% of the bound)"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -39,3 +40,53 @@ def test_bad_options_are_refused_with_a_message(arguments, message):
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_pass_stages_prints_the_fma_bound_and_each_stage_share_of_it():
+    from benchmarks.pass_stages import multiply_adds
+
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pass_stages"]
+        + ["--kinds", "full,tied,diag", "--d", "3", "--k", "2", "--rows", "2000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, *lines = done.stdout.splitlines()
+    bound = float(first.split("FMA bound: ")[1].split()[0])
+    assert bound > 0
+    assert len(lines) == 12
+    for line in lines:
+        kind, stage = line.split()[0], line.split()[4].rstrip(":")
+        ns = float(line.split("(")[1].split()[0])
+        if kind == "diag" or stage == "exp":
+            assert "GFLOP/s" not in line
+            continue
+        density, statistics = multiply_adds(kind, 3, 2)
+        flops = {"density": density, "statistics": statistics}.get(
+            stage, density + statistics
+        )
+        rate = float(line.split(", ")[1].split()[0])
+        share = float(line.split("(")[2].split("%")[0])
+        # the printed rate is 2 FLOPs per multiply-add over the printed time
+        assert rate == pytest.approx(2 * flops / ns, rel=0.01, abs=0.06)
+        assert share == pytest.approx(100 * rate / bound, abs=1.0)
+
+
+def test_machine_bounds_loops_compute_the_products_they_are_timed_for():
+    from benchmarks import machine_bounds as bounds
+    from fastem._kernels._tile import WIDTH
+
+    steps, value = 1000, 0.25
+    chains = bounds._run_chains(steps, value)
+    assert chains == pytest.approx(bounds.CHAINS * steps * value * (value + 1))
+
+    b = np.arange(bounds.KERNEL_DEPTH)[:, None]
+    c = np.arange(bounds.KERNEL_VECTORS * WIDTH)[None, :]
+    rows = 1e-3 * (b - c)
+    broadcast = rows[:, : bounds.KERNEL_ROWS]  # one scalar per accumulator row
+    lane_zero = rows[:, ::WIDTH]  # lane 0 of each vector of columns
+    expected = 3 * (broadcast.T @ lane_zero).sum()
+    assert bounds._run_micro_kernel(3) == pytest.approx(expected, rel=1e-12)
