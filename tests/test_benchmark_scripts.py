@@ -26,6 +26,7 @@ ROOT = Path(__file__).parents[1]
         (["float32_speedup", "--cases", "full:0:4:2"], "expected kind:n:d:k"),
         (["float32_speedup", "--repeats", "0"], "--repeats must be at least 1"),
         (["float32_speedup", "--spread", "-1"], "--spread at least 0"),
+        (["machine_bounds", "--rows", "9"], "unrecognized arguments"),
     ],
 )
 def test_bad_options_are_refused_with_a_message(arguments, message):
