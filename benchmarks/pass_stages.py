@@ -15,7 +15,9 @@ The first line is the machine's float64 bound, measured in the same run
 wide as the tiles', nothing loaded). The full and tied families' stages are
 then also given in GFLOP/s and as a share of it, from the multiply-adds they
 must do (:func:`multiply_adds`; an FMA counts as 2 FLOPs). diag's operations
-are subtractions and products, not multiply-adds, and get no share.
+are subtractions and products, not multiply-adds, and get no share; nor does
+``--dtype float32`` (full's scatter then multiplies in float32, against a bound
+measured in float64).
 
 Usage::
 
@@ -134,7 +136,9 @@ def main(argv=None):
     bound = fma_bound()
     print(f"FMA bound: {bound:.1f} GFLOP/s on one core", flush=True)
     for kind in kinds:
-        counts = multiply_adds(kind, args.d, args.k)
+        counts = (
+            multiply_adds(kind, args.d, args.k) if args.dtype == "float64" else None
+        )
         module, model = _model(kind, args.d, args.k, args.dtype)
         run, block = _timer(module)
         log_norm = np.zeros(args.k)

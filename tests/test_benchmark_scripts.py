@@ -76,6 +76,23 @@ def test_pass_stages_prints_the_fma_bound_and_each_stage_share_of_it():
         assert share == pytest.approx(100 * rate / bound, abs=1.0)
 
 
+def test_pass_stages_gives_float32_hooks_no_share_of_the_float64_bound():
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pass_stages"]
+        + ["--kinds", "full", "--d", "8", "--k", "2", "--rows", "2000"]
+        + ["--dtype", "float32"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("FMA bound: ")
+    assert len(lines) == 5
+    assert all("float32" in line and "GFLOP/s" not in line for line in lines[1:])
+
+
 def test_machine_bounds_loops_compute_the_products_they_are_timed_for():
     from benchmarks import machine_bounds as bounds
     from fastem._kernels._tile import WIDTH
