@@ -29,6 +29,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from fastem._kernels._tile import (
+    _I32,
+    _I64,
     WIDTH,
     _counted_loop,
     _fma,
@@ -46,9 +48,6 @@ CHAINS = 16
 KERNEL_ROWS, KERNEL_VECTORS = 8, 3
 #: Rows of the micro-kernel's array (its reduction's length).
 KERNEL_DEPTH = 64
-
-_I64 = ir.IntType(64)
-_I32 = ir.IntType(32)
 
 
 def _sum_to_scalar(builder, vectors):
