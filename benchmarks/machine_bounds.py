@@ -13,8 +13,8 @@ tiles' vector width), each the best of 5 runs of about 0.1 s on one thread:
   64-row array (the reduction runs over its rows: 12 KiB with AVX-512). Its
   FLOPs are all useful ones; the pass's tiles add horizontal sums, triangle
   corners and the loads of operands from L2. With AVX-512, 4 x 6 and 12 x 2
-  measured the same as 8 x 3 (83-86% of the FMA bound), 8 x 2 (16
-  accumulators) 82%, 8 x 1 71%.
+  measured the same as 8 x 3 (83-86% of the FMA bound in that hour; 8 x 3
+  83-92% over a day), 8 x 2 (16 accumulators) 82%, 8 x 1 71%.
 
 Usage::
 
